@@ -1,0 +1,220 @@
+'use strict'
+// App(): routes and behaviours, listening, and the dispatch of event batches from Rust.
+const { NativeApp } = require('./native')
+const { Outbox, op } = require('./outbox')
+const { WebSocket } = require('./websocket')
+
+// Event kinds, mirrored in src/server/events.rs.
+const OPEN = 1
+const MESSAGE = 2
+const MESSAGE_LARGE = 3
+const CLOSE = 4
+const PING = 5
+const PONG = 6
+const HEADER = 12
+
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
+
+const EMPTY = new ArrayBuffer(0)
+
+/** Re-throws a handler's exception outside the batch so Node reports it as uncaught. */
+function report(err) {
+  process.nextTick(() => {
+    throw err
+  })
+}
+
+class ListenSocket {
+  constructor(app, id, port) {
+    this._app = app
+    this._id = id
+    this._port = port
+    this._open = true
+  }
+}
+
+function u32(b, at) {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0
+}
+
+function behaviorNumber(behavior, key, fallback) {
+  const v = behavior[key]
+  if (v === undefined) return fallback
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
+    throw new TypeError(`${key} must be a non-negative number`)
+  }
+  return v
+}
+
+class TemplatedApp {
+  constructor(options = {}) {
+    this._native = new NativeApp(() => this._onWake(), options.ioThreads)
+    this._out = new Outbox(this._native)
+    this._behaviors = []
+    this._sockets = []
+    this._listeners = new Set()
+    this._active = 0
+  }
+
+  ws(pattern, behavior = {}) {
+    if (typeof pattern !== 'string') throw new TypeError('pattern must be a string')
+    if (behavior === null || typeof behavior !== 'object') throw new TypeError('behavior must be an object')
+    const route = this._native.addRoute(pattern, {
+      maxPayloadLength: behaviorNumber(behavior, 'maxPayloadLength', 16 * 1024),
+      idleTimeout: behaviorNumber(behavior, 'idleTimeout', 120),
+      sendPingsAutomatically: behavior.sendPingsAutomatically !== false,
+      hasPingHandler: typeof behavior.ping === 'function',
+      hasPongHandler: typeof behavior.pong === 'function',
+    })
+    this._behaviors[route] = behavior
+    return this
+  }
+
+  /** listen(port, cb), listen(host, port, cb), listen(port, options, cb), listen(host, port, options, cb) */
+  listen(...args) {
+    const host = typeof args[0] === 'string' ? args.shift() : undefined
+    const port = args.shift()
+    const options = typeof args[0] === 'number' ? args.shift() : 0
+    const cb = args[0]
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new TypeError('port must be an integer between 0 and 65535')
+    }
+    if (typeof cb !== 'function') throw new TypeError('listen needs a callback')
+    const result = this._native.listen(host, port, (options & LIBUS_LISTEN_EXCLUSIVE_PORT) !== 0)
+    let token = false
+    if (result) {
+      token = new ListenSocket(this, result.id, result.port)
+      this._listeners.add(token)
+      this._retain()
+    }
+    cb(token)
+    return this
+  }
+
+  _closeListener(token) {
+    if (!token._open) return
+    token._open = false
+    this._native.closeListener(token._id)
+    this._listeners.delete(token)
+    this._releaseRef()
+  }
+
+  /** Keeps the process alive while something listens or a socket is open. */
+  _retain() {
+    if (this._active++ === 0) this._native.setRef(true)
+  }
+
+  _releaseRef() {
+    if (--this._active === 0) this._native.setRef(false)
+  }
+
+  _cork(cb) {
+    this._out.hold()
+    try {
+      cb()
+    } finally {
+      this._out.release()
+    }
+  }
+
+  /** Marks a socket closed and runs its close handler (once). */
+  _closed(ws, code, reason) {
+    if (ws._closed) return
+    ws._closed = true
+    const close = this._behaviors[ws._route].close
+    if (close) {
+      try {
+        close(ws, code, reason ? new Uint8Array(reason).slice().buffer : EMPTY)
+      } catch (err) {
+        report(err)
+      }
+    }
+  }
+
+  _onWake() {
+    const b = this._native.take()
+    if (b.length === 0) return
+    const ab = b.buffer
+    const base = b.byteOffset
+    let large = null
+    let nextLarge = 0
+    this._out.hold()
+    try {
+      for (let at = 0; at + HEADER <= b.length; ) {
+        const id = u32(b, at)
+        const kind = b[at + 4]
+        const flags = b[at + 5]
+        const extra = b[at + 6] | (b[at + 7] << 8)
+        const len = u32(b, at + 8)
+        const start = at + HEADER
+        at = start + len
+        try {
+          switch (kind) {
+            case MESSAGE:
+            case MESSAGE_LARGE: {
+              const ws = this._sockets[id]
+              if (ws === undefined || ws._closed) {
+                if (kind === MESSAGE_LARGE) nextLarge++
+                break
+              }
+              let message
+              if (kind === MESSAGE) {
+                message = ab.slice(base + start, base + start + len)
+              } else {
+                if (large === null) large = this._native.takeLarge()
+                message = large[nextLarge++]
+              }
+              const handler = this._behaviors[ws._route].message
+              if (handler) handler(ws, message, (flags & 1) !== 0)
+              break
+            }
+            case OPEN: {
+              const address = new Uint8Array(ab.slice(base + start, base + start + len))
+              const ws = new WebSocket(this, id, extra, {}, address)
+              this._sockets[id] = ws
+              this._retain()
+              const handler = this._behaviors[extra].open
+              if (handler) handler(ws)
+              break
+            }
+            case CLOSE: {
+              const ws = this._sockets[id]
+              this._sockets[id] = undefined
+              this._out.command(id, op.RELEASE, 0, 0)
+              if (ws === undefined) break
+              this._releaseRef()
+              this._closed(ws, extra, b.subarray(start, start + len))
+              break
+            }
+            case PING:
+            case PONG: {
+              const ws = this._sockets[id]
+              if (ws === undefined || ws._closed) break
+              const handler = this._behaviors[ws._route][kind === PING ? 'ping' : 'pong']
+              if (handler) handler(ws, ab.slice(base + start, base + start + len))
+              break
+            }
+          }
+        } catch (err) {
+          report(err)
+        }
+      }
+    } finally {
+      this._out.release()
+    }
+  }
+}
+
+function App(options) {
+  return new TemplatedApp(options)
+}
+
+function us_listen_socket_close(token) {
+  if (token instanceof ListenSocket) token._app._closeListener(token)
+}
+
+function us_socket_local_port(token) {
+  return token instanceof ListenSocket && token._open ? token._port : -1
+}
+
+module.exports = { App, TemplatedApp, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT }

@@ -1,0 +1,119 @@
+'use strict'
+// The uWS.js-shaped WebSocket object: an id and user data; native state lives in Rust.
+const { op } = require('./outbox')
+
+const CLOSED_ERROR = 'Invalid access of closed WebSocket'
+
+/** Sends that fit under the backpressure limit report 1, as in uWS.js. */
+const SENT = 1
+
+class WebSocket {
+  constructor(app, id, route, userData, address) {
+    this._app = app
+    this._id = id
+    this._route = route
+    this._userData = userData
+    this._address = address
+    this._closed = false
+  }
+
+  _check() {
+    if (this._closed) throw new Error(CLOSED_ERROR)
+  }
+
+  send(message, isBinary = false, compress = false) {
+    this._check()
+    void compress
+    this._app._out.frame(this._id, isBinary ? op.BINARY : op.TEXT, false, message)
+    return SENT
+  }
+
+  ping(message = '') {
+    this._check()
+    this._app._out.frame(this._id, op.PING, false, message)
+    return SENT
+  }
+
+  /** Starts the closing handshake; the close handler runs now, as in uWS.js. */
+  end(code = 0, shortMessage) {
+    this._check()
+    if (!Number.isInteger(code) || code < 0 || code > 65535) {
+      throw new RangeError('close code must be an integer between 0 and 65535')
+    }
+    let reason
+    if (shortMessage !== undefined) {
+      reason = typeof shortMessage === 'string' ? Buffer.from(shortMessage) : require('./outbox').bytesOf(shortMessage)
+    }
+    this._app._out.command(this._id, op.END, 0, code, reason)
+    this._app._closed(this, code === 0 ? 1005 : code, reason)
+  }
+
+  /** Drops the connection without a closing handshake; the close handler runs now. */
+  close() {
+    this._check()
+    this._app._out.command(this._id, op.CLOSE, 0, 0)
+    this._app._closed(this, 1006, undefined)
+  }
+
+  cork(cb) {
+    this._check()
+    this._app._cork(cb)
+    return this
+  }
+
+  getUserData() {
+    this._check()
+    return this._userData
+  }
+
+  getBufferedAmount() {
+    this._check()
+    return this._app._native.bufferedAmount(this._id)
+  }
+
+  /** The peer's address as 4 bytes (IPv4) or 16 bytes (IPv6). */
+  getRemoteAddress() {
+    this._check()
+    const a = this._address
+    const mapped = a.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))
+    return new Uint8Array(mapped ? a.subarray(12, 16) : a.subarray(0, 16)).slice().buffer
+  }
+
+  /** `127.0.0.1` for IPv4 peers, compressed text for IPv6 (uWS.js gives the long mapped form). */
+  getRemoteAddressAsText() {
+    this._check()
+    return new TextEncoder().encode(addressText(this._address)).buffer
+  }
+
+  getRemotePort() {
+    this._check()
+    return this._address[16] | (this._address[17] << 8)
+  }
+}
+
+function addressText(a) {
+  const v4 = a.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))
+  if (v4) return `${a[12]}.${a[13]}.${a[14]}.${a[15]}`
+  const groups = []
+  for (let i = 0; i < 16; i += 2) groups.push(((a[i] << 8) | a[i + 1]).toString(16))
+  // Compress the longest run of zero groups (RFC 5952).
+  let best = -1
+  let bestLen = 1
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === '0') j++
+    if (j - i > bestLen) {
+      best = i
+      bestLen = j - i
+    }
+    i = j
+  }
+  if (best < 0) return groups.join(':')
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
+}
+
+module.exports = { WebSocket, CLOSED_ERROR }

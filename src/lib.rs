@@ -1,0 +1,12 @@
+//! rsws: a WebSocket server for Node.js with the uWebSockets.js API.
+//!
+//! Layers, each calling only downward: `protocol` (sans-I/O RFC 6455), `server` (Tokio
+//! I/O), `js` (the napi binding). The JS layer lives in `index.js` and `lib/`.
+
+pub mod protocol;
+pub mod server;
+
+mod js;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -1,0 +1,415 @@
+//! Incoming frame parsing and message assembly (sans I/O).
+//!
+//! Complete frames found in the caller's read buffer are unmasked and
+//! delivered in place; only an incomplete trailing frame is copied into the
+//! receiver. Every protocol violation maps to the close code the RFC (and
+//! Autobahn) expects.
+
+use super::close::{is_valid_close_code, INVALID_PAYLOAD, PROTOCOL_ERROR, TOO_BIG};
+use super::frame::{parse_header, FrameHeader, OpCode, MAX_HEADER_LEN};
+use super::mask::{apply_mask, apply_mask_offset};
+use super::utf8::Utf8Validator;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Server,
+    Client,
+}
+
+/// A message body: borrowed from the caller's buffer when it arrived as one
+/// complete frame, owned when it had to be assembled, so the caller can keep
+/// it without copying.
+#[derive(Debug)]
+pub enum Payload<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Payload<'_> {
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(slice) => slice,
+            Payload::Owned(vec) => vec,
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            Payload::Borrowed(slice) => slice.to_vec(),
+            Payload::Owned(vec) => vec,
+        }
+    }
+}
+
+pub trait Handler {
+    fn message(&mut self, binary: bool, payload: Payload<'_>);
+    fn ping(&mut self, payload: &[u8]);
+    fn pong(&mut self, payload: &[u8]);
+    /// A valid close frame arrived (code None when the payload was empty); reason is valid UTF-8.
+    fn close(&mut self, code: Option<u16>, reason: &[u8]);
+}
+
+/// Why the connection must be failed: the close code and reason to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseError {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+fn protocol_error(reason: &'static str) -> CloseError {
+    CloseError {
+        code: PROTOCOL_ERROR,
+        reason,
+    }
+}
+
+const INVALID_UTF8: CloseError = CloseError {
+    code: INVALID_PAYLOAD,
+    reason: "invalid UTF-8",
+};
+
+/// Buffers above this are dropped when empty, so idle connections stay cheap.
+const KEEP_CAPACITY: usize = 4 * 1024;
+/// Announced payloads up to this size are allocated up front; beyond it the
+/// buffer grows geometrically, so a peer cannot make us reserve a huge block
+/// (when the limit is unlimited) before sending the data.
+const MAX_UP_FRONT_RESERVE: usize = 16 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// A close frame was received.
+    Closed,
+    /// A protocol violation was reported.
+    Failed,
+}
+
+/// The fragmented message in progress.
+#[derive(Clone, Copy, Debug)]
+struct Message {
+    binary: bool,
+    /// RSV1 was set on the first frame (permessage-deflate, decoded later).
+    compressed: bool,
+}
+
+/// A header that passed validation, reduced to what delivery needs.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    opcode: OpCode,
+    fin: bool,
+    compressed: bool,
+    /// The payload is (part of) uncompressed text and must be valid UTF-8.
+    text: bool,
+    mask: Option<[u8; 4]>,
+    payload_len: usize,
+}
+
+pub struct Receiver {
+    role: Role,
+    state: State,
+    rsv1_allowed: bool,
+    message: Option<Message>,
+    utf8: Utf8Validator,
+    max_payload_length: usize,
+    /// Start of a header cut at the end of a read.
+    header_buf: [u8; MAX_HEADER_LEN],
+    header_len: u8,
+    /// Header of the frame whose payload is arriving in `frame_payload`.
+    buffered_frame: Option<Frame>,
+    /// Unmasked payload of a frame that is split across reads.
+    frame_payload: Vec<u8>,
+    /// Payload of the fragmented message so far.
+    fragments: Vec<u8>,
+}
+
+impl Receiver {
+    pub fn new(role: Role, max_payload_length: usize) -> Self {
+        Receiver {
+            role,
+            state: State::Open,
+            rsv1_allowed: false,
+            message: None,
+            utf8: Utf8Validator::default(),
+            max_payload_length,
+            header_buf: [0; MAX_HEADER_LEN],
+            header_len: 0,
+            buffered_frame: None,
+            frame_payload: Vec::new(),
+            fragments: Vec::new(),
+        }
+    }
+
+    pub fn set_max_payload_length(&mut self, n: usize) {
+        self.max_payload_length = n;
+    }
+
+    /// Accept RSV1 on the first frame of a data message (permessage-deflate
+    /// negotiated); such payloads are delivered still compressed.
+    pub fn set_rsv1_allowed(&mut self, allowed: bool) {
+        self.rsv1_allowed = allowed;
+    }
+
+    /// A close frame was received.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Bytes held for an incomplete frame plus the fragments so far.
+    pub fn buffered_len(&self) -> usize {
+        self.header_len as usize + self.frame_payload.len() + self.fragments.len()
+    }
+
+    /// Feeds bytes read from the peer. `input` may be unmasked/modified in place (it's a scratch buffer).
+    /// Returns Err at the first protocol violation; after Err or after a close frame, further input is ignored.
+    pub fn receive(
+        &mut self,
+        input: &mut [u8],
+        handler: &mut impl Handler,
+    ) -> Result<(), CloseError> {
+        if self.state != State::Open {
+            return Ok(());
+        }
+        let result = self.receive_frames(input, handler);
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        if self.state != State::Open {
+            // Nothing more will be parsed: free the buffers now.
+            self.frame_payload = Vec::new();
+            self.fragments = Vec::new();
+            self.buffered_frame = None;
+            self.header_len = 0;
+        }
+        release_if_idle(&mut self.frame_payload);
+        release_if_idle(&mut self.fragments);
+        result
+    }
+
+    fn receive_frames(
+        &mut self,
+        mut input: &mut [u8],
+        handler: &mut impl Handler,
+    ) -> Result<(), CloseError> {
+        if self.header_len > 0 || self.buffered_frame.is_some() {
+            input = self.continue_buffered_frame(input, handler)?;
+        }
+        while !input.is_empty() && self.state == State::Open {
+            let Some((header, header_len)) = parse_header(input) else {
+                self.header_buf[..input.len()].copy_from_slice(input);
+                self.header_len = input.len() as u8;
+                return Ok(());
+            };
+            let frame = self.check_header(&header)?;
+            let (_, rest) = std::mem::take(&mut input).split_at_mut(header_len);
+            if rest.len() < frame.payload_len {
+                self.start_buffered_frame(frame);
+                return self.append_payload(frame, rest);
+            }
+            let (payload, rest) = rest.split_at_mut(frame.payload_len);
+            if let Some(key) = frame.mask {
+                apply_mask(payload, key);
+            }
+            if frame.text {
+                self.utf8.feed(payload).map_err(|_| INVALID_UTF8)?;
+            }
+            self.on_frame(frame, Payload::Borrowed(payload), handler)?;
+            input = rest;
+        }
+        Ok(())
+    }
+
+    /// Continues the frame left incomplete by the previous read; returns
+    /// the input that follows it (empty if it is still incomplete).
+    fn continue_buffered_frame<'a>(
+        &mut self,
+        mut input: &'a mut [u8],
+        handler: &mut impl Handler,
+    ) -> Result<&'a mut [u8], CloseError> {
+        let frame = match self.buffered_frame {
+            Some(frame) => frame,
+            None => {
+                let have = self.header_len as usize;
+                // A header never exceeds MAX_HEADER_LEN, so this always suffices.
+                let take = (MAX_HEADER_LEN - have).min(input.len());
+                self.header_buf[have..have + take].copy_from_slice(&input[..take]);
+                let Some((header, header_len)) = parse_header(&self.header_buf[..have + take])
+                else {
+                    self.header_len += take as u8;
+                    return Ok(&mut []);
+                };
+                self.header_len = 0;
+                input = &mut input[header_len - have..];
+                let frame = self.check_header(&header)?;
+                self.start_buffered_frame(frame);
+                frame
+            }
+        };
+        let missing = frame.payload_len - self.frame_payload.len();
+        let (chunk, rest) = input.split_at_mut(missing.min(input.len()));
+        self.append_payload(frame, chunk)?;
+        if self.frame_payload.len() == frame.payload_len {
+            self.buffered_frame = None;
+            let payload = std::mem::take(&mut self.frame_payload);
+            if frame.opcode.is_control() {
+                self.on_frame(frame, Payload::Borrowed(&payload), handler)?;
+                // Keep the small allocation for the next split frame.
+                self.frame_payload = payload;
+                self.frame_payload.clear();
+            } else {
+                self.on_frame(frame, Payload::Owned(payload), handler)?;
+            }
+        }
+        Ok(rest)
+    }
+
+    fn start_buffered_frame(&mut self, frame: Frame) {
+        self.buffered_frame = Some(frame);
+        self.frame_payload.clear();
+        let reserve = frame.payload_len.min(MAX_UP_FRONT_RESERVE);
+        self.frame_payload.reserve_exact(reserve);
+    }
+
+    /// Unmasks, validates and stores the next piece of a buffered payload.
+    fn append_payload(&mut self, frame: Frame, chunk: &mut [u8]) -> Result<(), CloseError> {
+        if let Some(key) = frame.mask {
+            apply_mask_offset(chunk, key, self.frame_payload.len());
+        }
+        if frame.text {
+            // Validating each piece lets a long text frame fail fast.
+            self.utf8.feed(chunk).map_err(|_| INVALID_UTF8)?;
+        }
+        self.frame_payload.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// Applies the framing rules to a header, before any payload is read.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<Frame, CloseError> {
+        let opcode = OpCode::from_u8(header.opcode).ok_or(protocol_error("reserved opcode"))?;
+        let starts_message = matches!(opcode, OpCode::Text | OpCode::Binary);
+        if header.rsv2 || header.rsv3 || (header.rsv1 && !(self.rsv1_allowed && starts_message)) {
+            return Err(protocol_error("reserved bits set"));
+        }
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(protocol_error("client frame not masked")),
+            (Role::Client, true) => return Err(protocol_error("server frame masked")),
+            _ => {}
+        }
+        if header.payload_len >> 63 != 0 {
+            return Err(protocol_error("invalid payload length"));
+        }
+        if opcode.is_control() {
+            if !header.fin {
+                return Err(protocol_error("fragmented control frame"));
+            }
+            if header.payload_len > 125 {
+                return Err(protocol_error("control frame too long"));
+            }
+        } else {
+            match (opcode, self.message) {
+                (OpCode::Continuation, None) => {
+                    return Err(protocol_error("continuation without message"))
+                }
+                (OpCode::Text | OpCode::Binary, Some(_)) => {
+                    return Err(protocol_error("expected continuation frame"))
+                }
+                _ => {}
+            }
+            let total = self.fragments.len() as u64 + header.payload_len;
+            if total > self.max_payload_length as u64 {
+                return Err(CloseError {
+                    code: TOO_BIG,
+                    reason: "message too big",
+                });
+            }
+        }
+        let text = match (opcode, self.message) {
+            (OpCode::Text, _) => !header.rsv1,
+            (OpCode::Continuation, Some(message)) => !message.binary && !message.compressed,
+            _ => false,
+        };
+        if opcode == OpCode::Text {
+            self.utf8.reset();
+        }
+        Ok(Frame {
+            opcode,
+            fin: header.fin,
+            compressed: header.rsv1,
+            text,
+            mask: header.mask,
+            // Fits: bounded by 125 or by max_payload_length (a usize).
+            payload_len: header.payload_len as usize,
+        })
+    }
+
+    /// Handles a complete, unmasked frame whose text bytes were already fed
+    /// to the UTF-8 validator.
+    fn on_frame(
+        &mut self,
+        frame: Frame,
+        payload: Payload<'_>,
+        handler: &mut impl Handler,
+    ) -> Result<(), CloseError> {
+        if frame.text && frame.fin {
+            self.utf8.finish().map_err(|_| INVALID_UTF8)?;
+        }
+        match frame.opcode {
+            OpCode::Close => return self.on_close(payload.as_slice(), handler),
+            OpCode::Ping => handler.ping(payload.as_slice()),
+            OpCode::Pong => handler.pong(payload.as_slice()),
+            OpCode::Text | OpCode::Binary if frame.fin => {
+                handler.message(frame.opcode == OpCode::Binary, payload);
+            }
+            OpCode::Text | OpCode::Binary => {
+                self.message = Some(Message {
+                    binary: frame.opcode == OpCode::Binary,
+                    compressed: frame.compressed,
+                });
+                match payload {
+                    Payload::Owned(vec) => self.fragments = vec,
+                    Payload::Borrowed(slice) => {
+                        self.fragments.clear();
+                        self.fragments.extend_from_slice(slice);
+                    }
+                }
+            }
+            OpCode::Continuation => {
+                self.fragments.extend_from_slice(payload.as_slice());
+                if frame.fin {
+                    let message = self.message.take().expect("checked in check_header");
+                    let assembled = std::mem::take(&mut self.fragments);
+                    handler.message(message.binary, Payload::Owned(assembled));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_close(&mut self, payload: &[u8], handler: &mut impl Handler) -> Result<(), CloseError> {
+        let code = match payload {
+            [] => None,
+            [_] => return Err(protocol_error("invalid close payload")),
+            [high, low, reason @ ..] => {
+                let code = u16::from_be_bytes([*high, *low]);
+                if !is_valid_close_code(code) {
+                    return Err(protocol_error("invalid close code"));
+                }
+                if simdutf8::basic::from_utf8(reason).is_err() {
+                    return Err(INVALID_UTF8);
+                }
+                Some(code)
+            }
+        };
+        self.state = State::Closed;
+        handler.close(code, payload.get(2..).unwrap_or_default());
+        Ok(())
+    }
+}
+
+fn release_if_idle(buffer: &mut Vec<u8>) {
+    if buffer.is_empty() && buffer.capacity() > KEEP_CAPACITY {
+        *buffer = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests;

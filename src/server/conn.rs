@@ -1,0 +1,164 @@
+//! State of one open WebSocket shared between its I/O task and the JS thread.
+//!
+//! Outbound frames are written by whichever side has them first: a flush from the JS
+//! thread writes straight to the socket when nothing is queued (no thread hop), and only
+//! what the kernel does not take is queued for the connection task, which waits for
+//! writability. The lock is taken once per flush per connection, never per message.
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+/// Commands from JS, checked by the task when notified.
+pub mod command {
+    pub const NONE: u8 = 0;
+    /// `ws.end()`: the close frame is queued; wait for the peer's close, then disconnect.
+    pub const END: u8 = 1;
+    /// `ws.close()`: drop the connection now.
+    pub const ABORT: u8 = 2;
+}
+
+#[derive(Default)]
+struct Outbound {
+    queue: VecDeque<Bytes>,
+    /// Set once the close frame was queued or the socket is gone: later frames are dropped.
+    closed: bool,
+}
+
+pub struct ConnShared {
+    pub stream: TcpStream,
+    out: Mutex<Outbound>,
+    /// Bytes queued in user space (not yet accepted by the kernel).
+    buffered: AtomicUsize,
+    command: AtomicU8,
+    pub notify: Notify,
+}
+
+const MAX_IOVECS: usize = 64;
+
+impl ConnShared {
+    pub fn new(stream: TcpStream) -> Self {
+        ConnShared {
+            stream,
+            out: Mutex::new(Outbound::default()),
+            buffered: AtomicUsize::new(0),
+            command: AtomicU8::new(command::NONE),
+            notify: Notify::new(),
+        }
+    }
+
+    pub fn buffered_amount(&self) -> usize {
+        self.buffered.load(Ordering::Relaxed)
+    }
+
+    /// Writes encoded frames, directly if nothing is queued, queueing the rest.
+    /// `close_after` marks the stream closed for further frames (a close frame was sent).
+    /// Returns false if the frames were dropped because the connection is closing.
+    pub fn write(&self, frames: &[u8], close_after: bool) -> bool {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.closed {
+            return false;
+        }
+        out.closed = close_after;
+        let mut written = 0;
+        if out.queue.is_empty() {
+            while written < frames.len() {
+                match self.stream.try_write(&frames[written..]) {
+                    Ok(n) => written += n,
+                    Err(_) => break,
+                }
+            }
+        }
+        if written < frames.len() {
+            let rest = Bytes::copy_from_slice(&frames[written..]);
+            self.buffered.fetch_add(rest.len(), Ordering::Relaxed);
+            out.queue.push_back(rest);
+            drop(out);
+            self.notify.notify_one();
+        }
+        true
+    }
+
+    /// Queues a shared frame (e.g. a pub/sub fan-out) without copying it.
+    pub fn write_shared(&self, frame: Bytes) -> bool {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.closed {
+            return false;
+        }
+        let mut frame = frame;
+        if out.queue.is_empty() {
+            while !frame.is_empty() {
+                match self.stream.try_write(&frame) {
+                    Ok(n) => {
+                        let _ = frame.split_to(n);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if !frame.is_empty() {
+            self.buffered.fetch_add(frame.len(), Ordering::Relaxed);
+            out.queue.push_back(frame);
+            drop(out);
+            self.notify.notify_one();
+        }
+        true
+    }
+
+    /// Marks the outbound side closed: later writes are dropped.
+    pub fn close_outbound(&self) {
+        self.out.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+    }
+
+    pub fn has_queued(&self) -> bool {
+        self.buffered.load(Ordering::Relaxed) > 0
+    }
+
+    /// Task side: writes as much of the queue as the socket takes, vectored.
+    /// Returns Ok(true) when the queue is empty.
+    pub fn flush_queue(&self) -> std::io::Result<bool> {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        while !out.queue.is_empty() {
+            let n = {
+                let slices: Vec<IoSlice<'_>> = out
+                    .queue
+                    .iter()
+                    .take(MAX_IOVECS)
+                    .map(|b| IoSlice::new(b))
+                    .collect();
+                match self.stream.try_write_vectored(&slices) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+            };
+            self.buffered.fetch_sub(n, Ordering::Relaxed);
+            let mut left = n;
+            while left > 0 {
+                let front = out.queue.front_mut().expect("written bytes were queued");
+                if front.len() <= left {
+                    left -= front.len();
+                    out.queue.pop_front();
+                } else {
+                    let _ = front.split_to(left);
+                    left = 0;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    pub fn set_command(&self, cmd: u8) {
+        // ABORT wins over END.
+        self.command.fetch_max(cmd, Ordering::AcqRel);
+        self.notify.notify_one();
+    }
+
+    pub fn command(&self) -> u8 {
+        self.command.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,429 @@
+//! One TCP connection: the HTTP/1.1 upgrade, then the WebSocket read/write loop driving
+//! the protocol core. Reads go into a per-thread scratch buffer; only an incomplete frame
+//! is kept per connection, so idle connections hold no read buffer.
+
+use super::app::{AppCore, Behavior};
+use super::conn::{command, ConnShared};
+use super::events::{kind, Batch, MessageBytes};
+use crate::protocol::close;
+use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
+use crate::protocol::handshake::{self, HandshakeError, MAX_HEADER_BYTES};
+use crate::protocol::receiver::{CloseError, Handler, Payload, Receiver, Role};
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, Instant};
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing handshake may take before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(4);
+const SCRATCH_LEN: usize = 64 * 1024;
+/// Reads per readiness event before yielding to other connections.
+const READS_PER_WAKE: usize = 4;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_LEN]);
+}
+
+pub async fn serve(app: Arc<AppCore>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let Some((stream, route, leftover)) = upgrade(&app, stream).await else {
+        return;
+    };
+    websocket(app, stream, route, leftover, peer).await;
+}
+
+/// Reads and answers the upgrade request. Returns the stream, the route index and any
+/// bytes that followed the request (the first frames), or None if the request failed.
+async fn upgrade(app: &AppCore, mut stream: TcpStream) -> Option<(TcpStream, usize, Vec<u8>)> {
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let (req, consumed) = loop {
+        match handshake::parse_upgrade_request(&buf) {
+            Ok(Some(done)) => break done,
+            Ok(None) if buf.len() < MAX_HEADER_BYTES => {}
+            Ok(None) => return reject(stream, HandshakeError::HeadersTooLarge).await,
+            Err(e) => return reject(stream, e).await,
+        }
+        tokio::select! {
+            r = stream.readable() => r.ok()?,
+            _ = sleep_until(deadline) => return None,
+        }
+        buf.reserve(2048);
+        match stream.try_read_buf(&mut buf) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+    };
+    let Some(route) = app.route_for(&req.url) else {
+        let mut out = Vec::new();
+        handshake::write_status_response(&mut out, "404 Not Found", &[], b"Not Found");
+        let _ = stream.write_all(&out).await;
+        return None;
+    };
+    let mut out = Vec::with_capacity(256);
+    handshake::write_accept_response(&mut out, &req.key, None, None, &[]);
+    stream.write_all(&out).await.ok()?;
+    Some((stream, route, buf.split_off(consumed)))
+}
+
+async fn reject(mut stream: TcpStream, err: HandshakeError) -> Option<(TcpStream, usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    err.write_response(&mut out);
+    let _ = stream.write_all(&out).await;
+    let _ = stream.shutdown().await;
+    None
+}
+
+/// Collects what the protocol core reports while one read is processed.
+struct Sink<'a> {
+    batch: &'a mut Batch,
+    id: u32,
+    behavior: &'a Behavior,
+    /// Pongs to send, encoded.
+    replies: &'a mut Vec<u8>,
+    peer_close: Option<(u16, Vec<u8>)>,
+    /// The server already ended the connection: incoming messages are not delivered.
+    discard: bool,
+}
+
+impl Handler for Sink<'_> {
+    fn message(&mut self, binary: bool, payload: Payload<'_>) {
+        if self.discard {
+            return;
+        }
+        let bytes = match payload {
+            Payload::Borrowed(s) => MessageBytes::Borrowed(s),
+            Payload::Owned(v) => MessageBytes::Owned(v),
+        };
+        self.batch.push_message(self.id, binary, bytes);
+    }
+
+    fn ping(&mut self, payload: &[u8]) {
+        encode_frame(self.replies, OpCode::Pong, true, payload, None);
+        if self.behavior.has_ping_handler && !self.discard {
+            self.batch.push(self.id, kind::PING, 0, 0, payload);
+        }
+    }
+
+    fn pong(&mut self, payload: &[u8]) {
+        if self.behavior.has_pong_handler && !self.discard {
+            self.batch.push(self.id, kind::PONG, 0, 0, payload);
+        }
+    }
+
+    fn close(&mut self, code: Option<u16>, reason: &[u8]) {
+        self.peer_close = Some((code.unwrap_or(close::NO_STATUS), reason.to_vec()));
+    }
+}
+
+/// How the WebSocket phase ended, reported to JS in the CLOSE event.
+struct Ending {
+    code: u16,
+    reason: Vec<u8>,
+}
+
+impl Ending {
+    fn new(code: u16, reason: impl Into<Vec<u8>>) -> Self {
+        Ending {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+enum Step {
+    Continue,
+    /// Stop reading for now: JS has too many events queued.
+    Pause,
+    End(Ending),
+}
+
+struct Connection {
+    app: Arc<AppCore>,
+    conn: Arc<ConnShared>,
+    id: u32,
+    route: usize,
+    behavior: Behavior,
+    receiver: Receiver,
+    last_received: Instant,
+    pinged: bool,
+}
+
+async fn websocket(
+    app: Arc<AppCore>,
+    stream: TcpStream,
+    route: usize,
+    mut leftover: Vec<u8>,
+    peer: SocketAddr,
+) {
+    let behavior = app.behavior(route);
+    let conn = Arc::new(ConnShared::new(stream));
+    let id = app.open(conn.clone(), route, peer);
+    let receiver = Receiver::new(Role::Server, behavior.max_payload_length);
+    let mut c = Connection {
+        app,
+        conn,
+        id,
+        route,
+        behavior,
+        receiver,
+        last_received: Instant::now(),
+        pinged: false,
+    };
+    let mut ending = None;
+    if !leftover.is_empty() {
+        if let Step::End(e) = c.process(&mut leftover) {
+            ending = Some(e);
+        }
+    }
+    let ending = match ending {
+        Some(e) => e,
+        None => c.run().await,
+    };
+    c.finish(ending).await;
+}
+
+impl Connection {
+    async fn run(&mut self) -> Ending {
+        let timer = sleep_until(self.next_deadline());
+        tokio::pin!(timer);
+        let mut paused = false;
+        loop {
+            let want_write = self.conn.has_queued();
+            tokio::select! {
+                biased;
+                _ = self.conn.notify.notified() => {
+                    match self.conn.command() {
+                        command::ABORT => return Ending::new(close::ABNORMAL, ""),
+                        command::END => return self.server_closing().await,
+                        _ => {}
+                    }
+                }
+                r = self.conn.stream.writable(), if want_write => {
+                    if r.is_err() || self.conn.flush_queue().is_err() {
+                        return Ending::new(close::ABNORMAL, "");
+                    }
+                }
+                _ = self.app.events.wait_taken(), if paused => paused = false,
+                r = self.conn.stream.readable(), if !paused => {
+                    if r.is_err() {
+                        return Ending::new(close::ABNORMAL, "");
+                    }
+                    match self.read_available() {
+                        Step::Continue => {}
+                        Step::Pause => paused = true,
+                        Step::End(e) => return e,
+                    }
+                }
+                _ = &mut timer => {
+                    if let Some(e) = self.on_timer() {
+                        return e;
+                    }
+                    timer.as_mut().reset(self.next_deadline());
+                }
+            }
+        }
+    }
+
+    /// Reads what the socket has into the thread's scratch buffer and processes it.
+    fn read_available(&mut self) -> Step {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            for _ in 0..READS_PER_WAKE {
+                match self.conn.stream.try_read(&mut scratch) {
+                    Ok(0) => return Step::End(Ending::new(close::ABNORMAL, "")),
+                    Ok(n) => {
+                        self.last_received = Instant::now();
+                        self.pinged = false;
+                        match self.process(&mut scratch[..n]) {
+                            Step::Continue if n == scratch.len() => continue,
+                            step => return step,
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Step::Continue,
+                    Err(_) => return Step::End(Ending::new(close::ABNORMAL, "")),
+                }
+            }
+            Step::Continue
+        })
+    }
+
+    /// Feeds bytes to the protocol core and delivers what it reports.
+    fn process(&mut self, data: &mut [u8]) -> Step {
+        let mut replies = Vec::new();
+        let id = self.id;
+        let behavior = &self.behavior;
+        let receiver = &mut self.receiver;
+        let ((result, peer_close), full) = self.app.events.with_batch(|batch| {
+            let mut sink = Sink {
+                batch,
+                id,
+                behavior,
+                replies: &mut replies,
+                peer_close: None,
+                discard: false,
+            };
+            let result = receiver.receive(data, &mut sink);
+            (result, sink.peer_close)
+        });
+        if !replies.is_empty() {
+            self.conn.write(&replies, false);
+        }
+        if let Err(CloseError { code, reason }) = result {
+            self.send_close(code, reason.as_bytes());
+            return Step::End(Ending::new(code, reason));
+        }
+        if let Some((code, reason)) = peer_close {
+            // Echo the peer's code (an empty close is answered with an empty close).
+            let echo = if code == close::NO_STATUS { 0 } else { code };
+            self.send_close(echo, b"");
+            return Step::End(Ending::new(code, reason));
+        }
+        if full {
+            Step::Pause
+        } else {
+            Step::Continue
+        }
+    }
+
+    fn send_close(&self, code: u16, reason: &[u8]) {
+        let mut payload = [0u8; 125];
+        let n = encode_close_payload(code, reason, &mut payload);
+        let mut frame = Vec::with_capacity(n + 2);
+        encode_frame(&mut frame, OpCode::Close, true, &payload[..n], None);
+        self.conn.write(&frame, true);
+    }
+
+    /// `ws.end()` was called: JS queued the close frame. Wait for the peer's close frame
+    /// (delivering no more messages), bounded by a timeout.
+    async fn server_closing(&mut self) -> Ending {
+        let ending = Ending::new(0, "");
+        let deadline = Instant::now() + CLOSE_TIMEOUT;
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.conn.notify.notified() => {
+                    if self.conn.command() == command::ABORT {
+                        return ending;
+                    }
+                }
+                r = self.conn.stream.writable(), if self.conn.has_queued() => {
+                    if r.is_err() || self.conn.flush_queue().is_err() {
+                        return ending;
+                    }
+                }
+                r = self.conn.stream.readable() => {
+                    if r.is_err() || self.drain_until_close() {
+                        return ending;
+                    }
+                }
+                _ = sleep_until(deadline) => return ending,
+            }
+        }
+    }
+
+    /// Reads while closing; true once the peer's close frame, EOF or an error arrived.
+    fn drain_until_close(&mut self) -> bool {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            match self.conn.stream.try_read(&mut scratch) {
+                Ok(0) => true,
+                Ok(n) => {
+                    let mut replies = Vec::new();
+                    let mut batch = Batch::default();
+                    let mut sink = Sink {
+                        batch: &mut batch,
+                        id: self.id,
+                        behavior: &self.behavior,
+                        replies: &mut replies,
+                        peer_close: None,
+                        discard: true,
+                    };
+                    let result = self.receiver.receive(&mut scratch[..n], &mut sink);
+                    result.is_err() || sink.peer_close.is_some()
+                }
+                Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            }
+        })
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let Some(idle) = self.behavior.idle_timeout else {
+            return Instant::now() + Duration::from_secs(86_400);
+        };
+        if self.behavior.send_pings_automatically && !self.pinged {
+            self.last_received + idle / 2
+        } else {
+            self.last_received + idle
+        }
+    }
+
+    fn on_timer(&mut self) -> Option<Ending> {
+        let idle = self.behavior.idle_timeout?;
+        let now = Instant::now();
+        if now >= self.last_received + idle {
+            return Some(Ending::new(close::ABNORMAL, "Idle timeout"));
+        }
+        if self.behavior.send_pings_automatically
+            && !self.pinged
+            && now >= self.last_received + idle / 2
+        {
+            let mut frame = Vec::with_capacity(2);
+            encode_frame(&mut frame, OpCode::Ping, true, b"", None);
+            self.conn.write(&frame, false);
+            self.pinged = true;
+        }
+        None
+    }
+
+    /// Flushes what is queued (bounded), closes the socket cleanly and reports the close.
+    async fn finish(self, ending: Ending) {
+        self.conn.close_outbound();
+        if self.conn.command() != command::ABORT {
+            let deadline = Instant::now() + CLOSE_TIMEOUT;
+            while self.conn.has_queued() && Instant::now() < deadline {
+                tokio::select! {
+                    r = self.conn.stream.writable() => {
+                        if r.is_err() || self.conn.flush_queue().is_err() {
+                            break;
+                        }
+                    }
+                    _ = sleep_until(deadline) => break,
+                }
+            }
+            linger_close(&self.conn.stream).await;
+        }
+        self.app
+            .closed(self.id, self.route, ending.code, &ending.reason);
+    }
+}
+
+/// Half-closes the socket and waits briefly for the peer's FIN, so that unread bytes do
+/// not turn our close into a reset (which would lose the close frame).
+async fn linger_close(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 512];
+    loop {
+        tokio::select! {
+            r = stream.readable() => {
+                if r.is_err() {
+                    return;
+                }
+                match stream.try_read(&mut sink) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+            _ = sleep_until(deadline) => return,
+        }
+    }
+}

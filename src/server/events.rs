@@ -1,0 +1,176 @@
+//! The queue of events travelling from the I/O threads to the JS thread.
+//!
+//! Events are appended as packed records to one buffer per batch; the JS thread is woken
+//! at most once per batch (a wake is pending until JS takes the batch) and takes the whole
+//! buffer in one call. When JS falls behind and the batch grows past a high-water mark,
+//! readers stop reading their sockets until JS has taken the batch (inbound backpressure)
+//! instead of growing memory.
+//!
+//! Record layout (little endian), 12-byte header then payload:
+//! `u32 id | u8 kind | u8 flags | u16 extra | u32 len | payload[len]`
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+pub const HEADER_LEN: usize = 12;
+
+/// Kinds of event records; mirrored in `lib/events.js`.
+pub mod kind {
+    /// A WebSocket opened. `extra` = route index, payload = 16-byte IPv6 (v4-mapped) address + u16 port.
+    pub const OPEN: u8 = 1;
+    /// A message whose payload is inline. `flags` bit 0 = binary.
+    pub const MESSAGE: u8 = 2;
+    /// A large message whose payload is the next entry of the batch's side list (zero copy).
+    pub const MESSAGE_LARGE: u8 = 3;
+    /// The connection ended. `extra` = close code, payload = reason. Exactly one per OPEN.
+    pub const CLOSE: u8 = 4;
+    pub const PING: u8 = 5;
+    pub const PONG: u8 = 6;
+    /// The queued outbound bytes fell below the backpressure limit.
+    pub const DRAIN: u8 = 7;
+}
+
+/// Messages at least this large cross as their own zero-copy buffer instead of being
+/// copied into the batch (and out of it again by `ArrayBuffer.prototype.slice`).
+pub const LARGE_MESSAGE: usize = 128 * 1024;
+
+/// A batch above this size makes readers pause until JS takes it.
+const HIGH_WATER: usize = 8 * 1024 * 1024;
+
+/// Wakes the JS thread; implemented by the binding layer with a threadsafe function.
+pub trait Waker: Send + Sync {
+    fn wake(&self);
+}
+
+#[derive(Default)]
+pub struct Batch {
+    pub records: Vec<u8>,
+    pub large: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    fn header(&mut self, id: u32, kind: u8, flags: u8, extra: u16, len: usize) {
+        let r = &mut self.records;
+        r.extend_from_slice(&id.to_le_bytes());
+        r.push(kind);
+        r.push(flags);
+        r.extend_from_slice(&extra.to_le_bytes());
+        r.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+
+    pub fn push(&mut self, id: u32, kind: u8, flags: u8, extra: u16, payload: &[u8]) {
+        self.records.reserve(HEADER_LEN + payload.len());
+        self.header(id, kind, flags, extra, payload.len());
+        self.records.extend_from_slice(payload);
+    }
+
+    /// A message; large owned payloads move into the side list without a copy.
+    pub fn push_message(&mut self, id: u32, binary: bool, payload: MessageBytes<'_>) {
+        let flags = binary as u8;
+        match payload {
+            MessageBytes::Owned(v) if v.len() >= LARGE_MESSAGE => {
+                self.header(id, kind::MESSAGE_LARGE, flags, 0, 0);
+                self.large.push(v);
+            }
+            MessageBytes::Owned(v) => self.push(id, kind::MESSAGE, flags, 0, &v),
+            MessageBytes::Borrowed(s) if s.len() >= LARGE_MESSAGE => {
+                self.header(id, kind::MESSAGE_LARGE, flags, 0, 0);
+                self.large.push(s.to_vec());
+            }
+            MessageBytes::Borrowed(s) => self.push(id, kind::MESSAGE, flags, 0, s),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len() + self.large.iter().map(Vec::len).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.large.is_empty()
+    }
+}
+
+pub enum MessageBytes<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+pub struct EventQueue {
+    batch: Mutex<Batch>,
+    wake_pending: AtomicBool,
+    waker: Box<dyn Waker>,
+    taken: Notify,
+    /// Capacity to give the next batch buffer: the size of the last one, bounded.
+    next_capacity: std::sync::atomic::AtomicUsize,
+}
+
+impl EventQueue {
+    pub fn new(waker: Box<dyn Waker>) -> Self {
+        EventQueue {
+            batch: Mutex::new(Batch::default()),
+            wake_pending: AtomicBool::new(false),
+            waker,
+            taken: Notify::new(),
+            next_capacity: std::sync::atomic::AtomicUsize::new(4096),
+        }
+    }
+
+    /// Appends records under one lock and wakes JS if records were added and no wake is
+    /// pending.
+    /// Returns true when the batch is over the high-water mark (the caller should pause
+    /// reading with [`EventQueue::wait_taken`]).
+    pub fn with_batch<R>(&self, f: impl FnOnce(&mut Batch) -> R) -> (R, bool) {
+        let (result, grew, full) = {
+            let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+            let before = batch.records.len();
+            let result = f(&mut batch);
+            let len = batch.records.len();
+            (result, len > before, len > HIGH_WATER)
+        };
+        if grew && !self.wake_pending.swap(true, Ordering::AcqRel) {
+            self.waker.wake();
+        }
+        (result, full)
+    }
+
+    /// Takes everything queued (JS thread). Clears the pending wake first so that events
+    /// appended after this call trigger a new wake.
+    pub fn take(&self) -> Batch {
+        self.wake_pending.store(false, Ordering::Release);
+        let cap = self.next_capacity.load(Ordering::Relaxed);
+        let fresh = Batch {
+            records: Vec::with_capacity(cap),
+            large: Vec::new(),
+        };
+        let batch = std::mem::replace(
+            &mut *self.batch.lock().unwrap_or_else(|e| e.into_inner()),
+            fresh,
+        );
+        self.next_capacity.store(
+            batch.records.len().clamp(4096, 256 * 1024),
+            Ordering::Relaxed,
+        );
+        self.taken.notify_waiters();
+        batch
+    }
+
+    /// Waits until JS takes the current batch (or returns at once if it is small again).
+    pub async fn wait_taken(&self) {
+        loop {
+            let notified = self.taken.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let len = self
+                .batch
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .records
+                .len();
+            if len <= HIGH_WATER {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

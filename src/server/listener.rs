@@ -1,0 +1,85 @@
+//! Listening sockets: bound synchronously (so `listen` can answer at once, `false` when
+//! the address is taken) and then accepted from on the I/O runtime.
+
+use super::app::AppCore;
+use super::connection;
+use super::runtime;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub struct Listener {
+    pub port: u16,
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    pub fn close(&self) {
+        self.task.abort();
+    }
+}
+
+/// Binds `host:port` (all interfaces, dual stack, when `host` is None).
+/// Without `exclusive` the port is shared with other listeners through SO_REUSEPORT,
+/// as uWebSockets.js does.
+pub fn listen(
+    app: &Arc<AppCore>,
+    host: Option<&str>,
+    port: u16,
+    exclusive: bool,
+) -> std::io::Result<Listener> {
+    let addrs: Vec<SocketAddr> = match host {
+        Some(h) if !h.is_empty() => (h, port).to_socket_addrs()?.collect(),
+        _ => vec![
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)),
+            SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)),
+        ],
+    };
+    let mut last_err = std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address");
+    for addr in addrs {
+        match bind(addr, exclusive) {
+            Ok(socket) => return start(app, socket),
+            Err(e) => last_err = e,
+        }
+    }
+    Err(last_err)
+}
+
+fn bind(addr: SocketAddr, exclusive: bool) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    #[cfg(all(unix, not(target_os = "solaris"), not(target_os = "illumos")))]
+    socket.set_reuse_port(!exclusive)?;
+    #[cfg(not(unix))]
+    let _ = exclusive;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+fn start(app: &Arc<AppCore>, socket: std::net::TcpListener) -> std::io::Result<Listener> {
+    let rt = runtime::get(None);
+    let _guard = rt.enter();
+    let listener = TcpListener::from_std(socket)?;
+    let port = listener.local_addr()?.port();
+    let task = rt.spawn(accept_loop(app.clone(), listener));
+    Ok(Listener { port, task })
+}
+
+async fn accept_loop(app: Arc<AppCore>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tokio::spawn(connection::serve(app.clone(), stream, peer));
+            }
+            // Out of file descriptors or similar: back off instead of spinning.
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The Tokio server layer: listeners, per-connection tasks driving the protocol core,
+//! the event queue to JS and the outbox from JS. No napi here.
+
+pub mod app;
+pub mod conn;
+pub mod connection;
+pub mod events;
+pub mod listener;
+pub mod outbox;
+pub mod registry;
+pub mod router;
+pub mod runtime;

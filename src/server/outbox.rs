@@ -1,0 +1,131 @@
+//! Applies the packed buffer of sends that JS flushes once per turn.
+//!
+//! Record layout (little endian), mirrored in `lib/outbox.js`:
+//! `u32 id | u8 op | u8 flags | u16 code | u32 len | payload[len]`
+//! `op` is a WebSocket opcode for frames (0, 1, 2, 9, 10) or one of [`op`]'s commands.
+//! Consecutive frames to one connection are encoded together and written with one call.
+
+use super::app::AppCore;
+use super::conn::command;
+use super::registry::Registry;
+use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
+
+pub const HEADER_LEN: usize = 12;
+
+pub mod op {
+    /// `ws.end(code, reason)`: send a close frame, then close after the peer answers.
+    pub const END: u8 = 0x80;
+    /// `ws.close()`: drop the connection without a close frame.
+    pub const CLOSE: u8 = 0x81;
+    /// JS handled the CLOSE event: the id may be reused.
+    pub const RELEASE: u8 = 0x82;
+}
+
+/// `flags` bit: more fragments of this message follow (the frame has FIN clear).
+pub const FLAG_MORE: u8 = 1;
+
+struct Record<'a> {
+    id: u32,
+    op: u8,
+    flags: u8,
+    code: u16,
+    payload: &'a [u8],
+}
+
+fn parse(buf: &[u8]) -> impl Iterator<Item = Record<'_>> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let h = buf.get(at..at + HEADER_LEN)?;
+        let len = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
+        let payload = buf.get(at + HEADER_LEN..at + HEADER_LEN + len)?;
+        at += HEADER_LEN + len;
+        Some(Record {
+            id: u32::from_le_bytes([h[0], h[1], h[2], h[3]]),
+            op: h[4],
+            flags: h[5],
+            code: u16::from_le_bytes([h[6], h[7]]),
+            payload,
+        })
+    })
+}
+
+pub fn dispatch(app: &AppCore, buf: &[u8]) {
+    let mut registry = app.lock_registry();
+    let mut scratch = app.scratch.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pending: Option<u32> = None;
+    for rec in parse(buf) {
+        if let Some(opcode) = frame_opcode(rec.op) {
+            if pending != Some(rec.id) {
+                write_pending(&registry, &mut pending, &mut scratch);
+                pending = Some(rec.id);
+            }
+            encode_frame(
+                &mut scratch,
+                opcode,
+                rec.flags & FLAG_MORE == 0,
+                rec.payload,
+                None,
+            );
+            continue;
+        }
+        write_pending(&registry, &mut pending, &mut scratch);
+        match rec.op {
+            op::END => {
+                if let Some(conn) = registry.get(rec.id) {
+                    let mut payload = [0u8; 125];
+                    let n = encode_close_payload(rec.code, rec.payload, &mut payload);
+                    encode_frame(&mut scratch, OpCode::Close, true, &payload[..n], None);
+                    conn.write(&scratch, true);
+                    scratch.clear();
+                    conn.set_command(command::END);
+                }
+            }
+            op::CLOSE => {
+                if let Some(conn) = registry.get(rec.id) {
+                    conn.close_outbound();
+                    conn.set_command(command::ABORT);
+                }
+            }
+            op::RELEASE => registry.release(rec.id),
+            _ => {}
+        }
+    }
+    write_pending(&registry, &mut pending, &mut scratch);
+    // Don't keep a large encoding buffer after a burst.
+    if scratch.capacity() > 1 << 20 {
+        *scratch = Vec::new();
+    }
+}
+
+fn frame_opcode(op: u8) -> Option<OpCode> {
+    match op {
+        0 => Some(OpCode::Continuation),
+        1 => Some(OpCode::Text),
+        2 => Some(OpCode::Binary),
+        9 => Some(OpCode::Ping),
+        10 => Some(OpCode::Pong),
+        _ => None,
+    }
+}
+
+fn write_pending(registry: &Registry, pending: &mut Option<u32>, scratch: &mut Vec<u8>) {
+    if let Some(id) = pending.take() {
+        if let Some(conn) = registry.get(id) {
+            conn.write(scratch, false);
+        }
+        scratch.clear();
+    }
+}
+
+/// Writes one large frame straight from the caller's buffer (no packing copy in JS).
+pub fn send_direct(app: &AppCore, id: u32, opcode: u8, more: bool, payload: &[u8]) {
+    let Some(opcode) = frame_opcode(opcode) else {
+        return;
+    };
+    let registry = app.lock_registry();
+    if let Some(conn) = registry.get(id) {
+        let mut frame = Vec::with_capacity(payload.len() + 14);
+        encode_frame(&mut frame, opcode, !more, payload, None);
+        conn.write(&frame, false);
+    }
+}

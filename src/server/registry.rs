@@ -1,0 +1,52 @@
+//! Slots of open connections, indexed by the id JS knows them by.
+//!
+//! A slot is freed only when JS releases it after handling the connection's CLOSE event,
+//! so an id never refers to two connections during the lifetime of its JS object and
+//! stale sends from JS can never reach a newer connection.
+
+use super::conn::ConnShared;
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct Registry {
+    slots: Vec<Option<Arc<ConnShared>>>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl Registry {
+    pub fn insert(&mut self, conn: Arc<ConnShared>) -> u32 {
+        self.live += 1;
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(conn);
+                id
+            }
+            None => {
+                self.slots.push(Some(conn));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    pub fn get(&self, id: u32) -> Option<&Arc<ConnShared>> {
+        self.slots.get(id as usize).and_then(Option::as_ref)
+    }
+
+    pub fn release(&mut self, id: u32) {
+        if let Some(slot) = self.slots.get_mut(id as usize) {
+            if slot.take().is_some() {
+                self.free.push(id);
+                self.live -= 1;
+            }
+        }
+    }
+
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<ConnShared>> {
+        self.slots.iter().flatten()
+    }
+}

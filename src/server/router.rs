@@ -1,0 +1,126 @@
+//! uWebSockets.js route patterns: static segments, `:name` parameters and a trailing `*`.
+//! Among matching routes the most specific wins, segment by segment: static before
+//! parameter before wildcard; on a tie the route registered first wins.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Static(String),
+    Param(String),
+    Wildcard,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    segments: Vec<Segment>,
+}
+
+impl Pattern {
+    pub fn parse(pattern: &str) -> Pattern {
+        let segments = split(pattern)
+            .map(|s| {
+                if s == "*" {
+                    Segment::Wildcard
+                } else if let Some(name) = s.strip_prefix(':') {
+                    Segment::Param(name.to_string())
+                } else {
+                    Segment::Static(s.to_string())
+                }
+            })
+            .collect();
+        Pattern { segments }
+    }
+
+    /// Parameter names in order, for `req.getParameter(name)`.
+    pub fn param_names(&self) -> Vec<String> {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Param(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Matches a URL path; returns the rank (lower is more specific) and parameter values.
+    fn matches(&self, path: &str) -> Option<(Vec<u8>, Vec<String>)> {
+        let mut rank = Vec::with_capacity(self.segments.len());
+        let mut params = Vec::new();
+        let mut parts = split(path);
+        for seg in &self.segments {
+            match seg {
+                Segment::Wildcard => {
+                    rank.push(2);
+                    return Some((rank, params));
+                }
+                Segment::Static(s) => {
+                    if parts.next()? != s {
+                        return None;
+                    }
+                    rank.push(0);
+                }
+                Segment::Param(_) => {
+                    params.push(parts.next()?.to_string());
+                    rank.push(1);
+                }
+            }
+        }
+        parts.next().is_none().then_some((rank, params))
+    }
+}
+
+/// Segments of a path; the leading slash is ignored, other empty segments are kept.
+fn split(path: &str) -> impl Iterator<Item = &str> {
+    path.strip_prefix('/').unwrap_or(path).split('/')
+}
+
+/// The index of the best route for `path` among `patterns`, and its parameter values.
+pub fn best_match<'a>(
+    patterns: impl Iterator<Item = &'a Pattern>,
+    path: &str,
+) -> Option<(usize, Vec<String>)> {
+    let mut best: Option<(usize, Vec<u8>, Vec<String>)> = None;
+    for (i, p) in patterns.enumerate() {
+        if let Some((rank, params)) = p.matches(path) {
+            if best.as_ref().is_none_or(|(_, r, _)| rank < *r) {
+                best = Some((i, rank, params));
+            }
+        }
+    }
+    best.map(|(i, _, params)| (i, params))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(patterns: &[&str], path: &str) -> Option<(usize, Vec<String>)> {
+        let ps: Vec<Pattern> = patterns.iter().map(|p| Pattern::parse(p)).collect();
+        best_match(ps.iter(), path)
+    }
+
+    #[test]
+    fn wildcard_matches_everything() {
+        assert_eq!(route(&["/*"], "/").unwrap().0, 0);
+        assert_eq!(route(&["/*"], "/a/b/c").unwrap().0, 0);
+    }
+
+    #[test]
+    fn static_beats_param_beats_wildcard() {
+        let ps = ["/*", "/chat/:room", "/chat/lobby"];
+        assert_eq!(route(&ps, "/chat/lobby").unwrap().0, 2);
+        assert_eq!(route(&ps, "/chat/x"), Some((1, vec!["x".to_string()])));
+        assert_eq!(route(&ps, "/other").unwrap().0, 0);
+    }
+
+    #[test]
+    fn unmatched_and_length_mismatch() {
+        assert_eq!(route(&["/a/:b"], "/a"), None);
+        assert_eq!(route(&["/a/:b"], "/a/b/c"), None);
+        assert_eq!(route(&["/a"], "/b"), None);
+    }
+
+    #[test]
+    fn first_registered_wins_ties() {
+        assert_eq!(route(&["/:x", "/:y"], "/v").unwrap().0, 0);
+    }
+}
