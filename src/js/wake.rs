@@ -69,7 +69,9 @@ impl JsWaker {
         };
         if status != sys::Status::napi_ok {
             drop(unsafe { Arc::from_raw(finalize_data as *const Mutex<Option<Handle>>) });
-            return Err(napi::Error::from_reason("failed to create the rsws wake function"));
+            return Err(napi::Error::from_reason(
+                "failed to create the rsws wake function",
+            ));
         }
         *handle.lock().unwrap_or_else(|e| e.into_inner()) = Some(Handle(tsfn));
         let waker = JsWaker { handle };

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the Autobahn testsuite (fuzzingclient) against the rsws echo example and fails on
+# any FAILED case. Usage: .ci/autobahn.sh [cases] (default: sections 1-10, all but the
+# permessage-deflate sections 12 and 13).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cases=${1:-'1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'}
+autobahn=${AUTOBAHN_TOOLS:-../shared/tools/autobahn}
+port=${AUTOBAHN_PORT:-9301}
+
+PORT=$port node examples/echo.js &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+  sleep 0.1
+done
+"$autobahn/run-server-suite.sh" "ws://127.0.0.1:$port" --cases "$cases" --agent rsws --outdir ab-report
+kill -0 $server # the server must have survived the suite

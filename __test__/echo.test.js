@@ -1,0 +1,291 @@
+'use strict'
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const { startServer, openClient, collect, waitClose, withTimeout, deferred } = require('./helpers')
+
+const T = { timeout: 15000 }
+
+function echoServer(extra = {}) {
+  return startServer({
+    '/*': {
+      message(ws, msg, isBinary) {
+        ws.send(msg, isBinary)
+      },
+      ...extra,
+    },
+  })
+}
+
+test('text echo arrives as a text frame', T, async () => {
+  const seen = []
+  const s = startServer({
+    '/*': {
+      message(ws, msg, isBinary) {
+        seen.push({ text: Buffer.from(msg).toString(), isBinary })
+        ws.send(msg, isBinary)
+      },
+    },
+  })
+  const c = await openClient(s.url())
+  try {
+    c.send('héllo wörld ✓')
+    const [m] = await collect(c, 1)
+    assert.equal(m.isBinary, false)
+    assert.equal(m.data.toString(), 'héllo wörld ✓')
+    assert.deepEqual(seen, [{ text: 'héllo wörld ✓', isBinary: false }])
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('binary echo arrives as a binary frame', T, async () => {
+  const seen = []
+  const s = startServer({
+    '/*': {
+      message(ws, msg, isBinary) {
+        assert.ok(msg instanceof ArrayBuffer)
+        seen.push({ bytes: [...new Uint8Array(msg)], isBinary })
+        ws.send(msg, isBinary)
+      },
+    },
+  })
+  const c = await openClient(s.url())
+  try {
+    c.send(Buffer.from([0, 1, 2, 0xff, 0xfe]))
+    const [m] = await collect(c, 1)
+    assert.equal(m.isBinary, true)
+    assert.deepEqual([...m.data], [0, 1, 2, 0xff, 0xfe])
+    assert.deepEqual(seen, [{ bytes: [0, 1, 2, 0xff, 0xfe], isBinary: true }])
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('send() accepts string, ArrayBuffer, Uint8Array, Buffer, DataView, offset Float64Array', T, async () => {
+  const f64 = new Float64Array([1.5, -2.25, Math.PI, 1e300])
+  const sub = f64.subarray(1, 3) // byteOffset 8, 16 bytes
+  assert.equal(sub.byteOffset, 8)
+  const u8 = new Uint8Array([9, 8, 7, 6, 5])
+  const backing = new Uint8Array([100, 101, 102, 103, 104, 105, 106, 107]).buffer
+  const dv = new DataView(backing, 2, 4) // 102..105
+  const bufOff = Buffer.from('xxABCDxx').subarray(2, 6) // 'ABCD' from a view with an offset
+  const cases = [
+    ['string', () => 'plain string ü', false, Buffer.from('plain string ü')],
+    ['ArrayBuffer', () => new Uint8Array([1, 2, 3]).buffer, true, Buffer.from([1, 2, 3])],
+    ['Uint8Array', () => u8, true, Buffer.from([9, 8, 7, 6, 5])],
+    ['Buffer', () => bufOff, true, Buffer.from('ABCD')],
+    ['DataView', () => dv, true, Buffer.from([102, 103, 104, 105])],
+    ['Float64Array subarray', () => sub, true, Buffer.from(sub.buffer, sub.byteOffset, sub.byteLength)],
+  ]
+  const s = startServer({
+    '/*': {
+      open(ws) {
+        for (const [, make, isBinary] of cases) ws.send(make(), isBinary)
+      },
+    },
+  })
+  const c = new (require('ws'))(s.url())
+  try {
+    const msgs = await collect(c, cases.length)
+    cases.forEach(([name, , isBinary, expected], i) => {
+      assert.equal(msgs[i].isBinary, isBinary, `${name}: isBinary`)
+      assert.deepEqual([...msgs[i].data], [...expected], `${name}: bytes`)
+    })
+    // The Float64Array values survive the round trip.
+    const back = new Float64Array(new Uint8Array(msgs[5].data).buffer)
+    assert.deepEqual([...back], [-2.25, Math.PI])
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('send() of a Buffer as text (isBinary false) arrives as a text frame', T, async () => {
+  const s = startServer({
+    '/*': {
+      open(ws) {
+        ws.send(Buffer.from('text from buffer'), false)
+        ws.send('bin from string', true)
+      },
+    },
+  })
+  const c = new (require('ws'))(s.url())
+  try {
+    const [a, b] = await collect(c, 2)
+    assert.equal(a.isBinary, false)
+    assert.equal(a.data.toString(), 'text from buffer')
+    assert.equal(b.isBinary, true)
+    assert.equal(b.data.toString(), 'bin from string')
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('empty text and binary messages', T, async () => {
+  const seen = []
+  const s = startServer({
+    '/*': {
+      message(ws, msg, isBinary) {
+        seen.push({ len: msg.byteLength, isBinary })
+        ws.send(msg, isBinary)
+      },
+    },
+  })
+  const c = await openClient(s.url())
+  try {
+    c.send('')
+    c.send(Buffer.alloc(0))
+    c.send('after')
+    const msgs = await collect(c, 3)
+    assert.deepEqual(
+      msgs.map((m) => ({ len: m.data.length, isBinary: m.isBinary })),
+      [
+        { len: 0, isBinary: false },
+        { len: 0, isBinary: true },
+        { len: 5, isBinary: false },
+      ],
+    )
+    assert.deepEqual(seen, [
+      { len: 0, isBinary: false },
+      { len: 0, isBinary: true },
+      { len: 5, isBinary: false },
+    ])
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('1 MiB binary and 1 MiB multi-byte text messages echo intact', T, async () => {
+  const s = echoServer({ maxPayloadLength: 2 * 1024 * 1024 })
+  const c = await openClient(s.url())
+  try {
+    const bin = Buffer.alloc(1024 * 1024)
+    for (let i = 0; i < bin.length; i++) bin[i] = (i * 31 + (i >> 8)) & 0xff
+    // 'aé€😀' is 1 + 2 + 3 + 4 = 10 bytes; repeat to ~1 MiB.
+    const text = 'aé€😀'.repeat(104857) + 'xyzw12'
+    assert.equal(Buffer.byteLength(text), 1024 * 1024)
+    c.send(bin)
+    c.send(text)
+    const [a, b] = await collect(c, 2)
+    assert.equal(a.isBinary, true)
+    assert.equal(a.data.length, bin.length)
+    assert.ok(a.data.equals(bin), 'binary payload differs')
+    assert.equal(b.isBinary, false)
+    assert.equal(b.data.length, 1024 * 1024)
+    assert.ok(b.data.toString() === text, 'text payload differs')
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('10 000 messages on one connection arrive in order', T, async () => {
+  const N = 10000
+  let serverSeq = 0
+  let outOfOrder = 0
+  const s = startServer({
+    '/*': {
+      message(ws, msg, isBinary) {
+        const n = Number(Buffer.from(msg).toString())
+        if (n !== serverSeq) outOfOrder++
+        serverSeq++
+        ws.send(msg, isBinary)
+      },
+    },
+  })
+  const c = await openClient(s.url())
+  try {
+    const got = collect(c, N, 12000)
+    for (let i = 0; i < N; i++) c.send(String(i))
+    const msgs = await got
+    const firstBad = msgs.findIndex((m, i) => m.data.toString() !== String(i))
+    assert.equal(firstBad, -1, `message ${firstBad} out of order`)
+    assert.equal(serverSeq, N)
+    assert.equal(outOfOrder, 0)
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('10 000 server-initiated sends in one handler arrive in order', T, async () => {
+  const N = 10000
+  const s = startServer({
+    '/*': {
+      message(ws) {
+        for (let i = 0; i < N; i++) ws.send(`m${i}`)
+      },
+    },
+  })
+  const c = await openClient(s.url())
+  try {
+    const got = collect(c, N, 12000)
+    c.send('go')
+    const msgs = await got
+    const firstBad = msgs.findIndex((m, i) => m.data.toString() !== `m${i}`)
+    assert.equal(firstBad, -1, `message ${firstBad} out of order`)
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('the message ArrayBuffer stays valid after the handler returns', T, async () => {
+  const done = deferred()
+  const kept = []
+  const s = startServer({
+    '/*': {
+      maxPayloadLength: 1024 * 1024,
+      message(ws, msg, isBinary) {
+        kept.push({ msg, isBinary })
+        if (kept.length === 3) {
+          setTimeout(() => {
+            try {
+              const out = kept.map(({ msg, isBinary }) => ({
+                len: msg.byteLength,
+                bytes: Buffer.from(new Uint8Array(msg)).toString('hex'),
+                isBinary,
+              }))
+              done.resolve(out)
+            } catch (err) {
+              done.reject(err)
+            }
+          }, 50)
+        }
+      },
+    },
+  })
+  const c = await openClient(s.url())
+  try {
+    c.send('first text')
+    c.send(Buffer.from([1, 2, 3, 4]))
+    c.send(Buffer.alloc(100 * 1024, 7)) // large path
+    const out = await withTimeout(done.promise, 5000, 'kept messages')
+    assert.deepEqual(out[0], { len: 10, bytes: Buffer.from('first text').toString('hex'), isBinary: false })
+    assert.deepEqual(out[1], { len: 4, bytes: '01020304', isBinary: true })
+    assert.equal(out[2].len, 100 * 1024)
+    assert.equal(out[2].bytes, Buffer.alloc(100 * 1024, 7).toString('hex'))
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('echo from the server to a client that closes normally', T, async () => {
+  const s = echoServer()
+  const c = await openClient(s.url())
+  try {
+    c.send('x')
+    await collect(c, 1)
+    c.close(1000)
+    const { code } = await waitClose(c)
+    assert.equal(code, 1000)
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
