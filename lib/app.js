@@ -1,7 +1,7 @@
 'use strict'
 // App(): routes and behaviours, listening, and the dispatch of event batches from Rust.
 const { NativeApp } = require('./native')
-const { Outbox, op } = require('./outbox')
+const { Outbox, op, bytesOf } = require('./outbox')
 const { WebSocket } = require('./websocket')
 
 // Event kinds, mirrored in src/server/events.rs.
@@ -11,6 +11,7 @@ const MESSAGE_LARGE = 3
 const CLOSE = 4
 const PING = 5
 const PONG = 6
+const DRAIN = 7
 const HEADER = 12
 
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
@@ -50,7 +51,10 @@ class TemplatedApp {
   constructor(options = {}) {
     this._native = new NativeApp(() => this._onWake(), options.ioThreads)
     this._out = new Outbox(this._native)
-    this._behaviors = []
+    /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
+    this._bufferedView = new Uint32Array(this._native.bufferedView())
+    /** Per route: the behaviour object and its resolved options. */
+    this._routes = []
     this._sockets = []
     this._listeners = new Set()
     this._active = 0
@@ -59,14 +63,21 @@ class TemplatedApp {
   ws(pattern, behavior = {}) {
     if (typeof pattern !== 'string') throw new TypeError('pattern must be a string')
     if (behavior === null || typeof behavior !== 'object') throw new TypeError('behavior must be an object')
+    const maxBackpressure = behaviorNumber(behavior, 'maxBackpressure', 64 * 1024)
     const route = this._native.addRoute(pattern, {
       maxPayloadLength: behaviorNumber(behavior, 'maxPayloadLength', 16 * 1024),
       idleTimeout: behaviorNumber(behavior, 'idleTimeout', 120),
       sendPingsAutomatically: behavior.sendPingsAutomatically !== false,
+      maxBackpressure,
       hasPingHandler: typeof behavior.ping === 'function',
       hasPongHandler: typeof behavior.pong === 'function',
+      hasDrainHandler: typeof behavior.drain === 'function',
     })
-    this._behaviors[route] = behavior
+    this._routes[route] = {
+      behavior,
+      maxBackpressure,
+      closeOnBackpressureLimit: behavior.closeOnBackpressureLimit === true,
+    }
     return this
   }
 
@@ -117,11 +128,24 @@ class TemplatedApp {
     }
   }
 
+  /** A send refused by backpressure: `dropped` handler, and a close if configured. */
+  _dropped(ws, route, message, isBinary) {
+    if (route.closeOnBackpressureLimit && !ws._closing) {
+      ws._closing = true
+      queueMicrotask(() => ws._closed || ws.close())
+    }
+    const dropped = route.behavior.dropped
+    if (dropped) {
+      const bytes = typeof message === 'string' ? Buffer.from(message) : bytesOf(message)
+      dropped(ws, new Uint8Array(bytes).buffer, isBinary)
+    }
+  }
+
   /** Marks a socket closed and runs its close handler (once). */
   _closed(ws, code, reason) {
     if (ws._closed) return
     ws._closed = true
-    const close = this._behaviors[ws._route].close
+    const close = this._routes[ws._route].behavior.close
     if (close) {
       try {
         close(ws, code, reason ? new Uint8Array(reason).slice().buffer : EMPTY)
@@ -164,7 +188,7 @@ class TemplatedApp {
                 if (large === null) large = this._native.takeLarge()
                 message = large[nextLarge++]
               }
-              const handler = this._behaviors[ws._route].message
+              const handler = this._routes[ws._route].behavior.message
               if (handler) handler(ws, message, (flags & 1) !== 0)
               break
             }
@@ -173,7 +197,7 @@ class TemplatedApp {
               const ws = new WebSocket(this, id, extra, {}, address)
               this._sockets[id] = ws
               this._retain()
-              const handler = this._behaviors[extra].open
+              const handler = this._routes[extra].behavior.open
               if (handler) handler(ws)
               break
             }
@@ -190,8 +214,15 @@ class TemplatedApp {
             case PONG: {
               const ws = this._sockets[id]
               if (ws === undefined || ws._closed) break
-              const handler = this._behaviors[ws._route][kind === PING ? 'ping' : 'pong']
+              const handler = this._routes[ws._route].behavior[kind === PING ? 'ping' : 'pong']
               if (handler) handler(ws, ab.slice(base + start, base + start + len))
+              break
+            }
+            case DRAIN: {
+              const ws = this._sockets[id]
+              if (ws === undefined || ws._closed) break
+              const handler = this._routes[ws._route].behavior.drain
+              if (handler) handler(ws)
               break
             }
           }

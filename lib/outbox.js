@@ -8,6 +8,9 @@ const HEADER = 12
 const INITIAL = 64 * 1024
 /** Payloads at least this large skip the packing copy and go to Rust directly. */
 const DIRECT = 64 * 1024
+/** Packed bytes that trigger a flush even inside a batch or cork, like uWS.js's cork
+ * buffer filling up: backpressure is then judged by what the socket took, not by us. */
+const AUTO_FLUSH = 64 * 1024
 
 const op = { CONTINUATION: 0, TEXT: 1, BINARY: 2, PING: 9, PONG: 10, END: 0x80, CLOSE: 0x81, RELEASE: 0x82 }
 const FLAG_MORE = 1
@@ -28,6 +31,8 @@ class Outbox {
     this.scheduled = false
     /** > 0 while events are dispatched or inside cork(): flush when it returns to 0. */
     this.holds = 0
+    /** Incremented by every flush: bytes a socket packed in an older epoch reached Rust. */
+    this.epoch = 0
     this.flush = this.flush.bind(this)
   }
 
@@ -88,6 +93,7 @@ class Outbox {
   }
 
   schedule() {
+    if (this.len >= AUTO_FLUSH) return this.flush()
     if (this.scheduled || this.holds > 0) return
     this.scheduled = true
     queueMicrotask(this.flush)
@@ -96,6 +102,7 @@ class Outbox {
   flush() {
     this.scheduled = false
     if (this.len === 0) return
+    this.epoch++
     const len = this.len
     this.len = 0
     this.native.flush(this.buf.subarray(0, len))

@@ -1,17 +1,22 @@
 'use strict'
 // The uWS.js-shaped WebSocket object: an id and user data; native state lives in Rust.
-const { op } = require('./outbox')
+const { op, bytesOf } = require('./outbox')
 
 const CLOSED_ERROR = 'Invalid access of closed WebSocket'
 
-/** Sends that fit under the backpressure limit report 1, as in uWS.js. */
-const SENT = 1
+// send() results, as uWS.js: written, buffered (backpressure), dropped.
+const SUCCESS = 1
+const BACKPRESSURE = 0
+const DROPPED = 2
 
 class WebSocket {
   constructor(app, id, route, userData, address) {
     this._app = app
     this._id = id
     this._route = route
+    /** Bytes packed for this socket and not yet flushed to Rust, valid in `_epoch`. */
+    this._pending = 0
+    this._epoch = 0
     this._userData = userData
     this._address = address
     this._closed = false
@@ -24,14 +29,32 @@ class WebSocket {
   send(message, isBinary = false, compress = false) {
     this._check()
     void compress
-    this._app._out.frame(this._id, isBinary ? op.BINARY : op.TEXT, false, message)
-    return SENT
+    return this._frame(isBinary ? op.BINARY : op.TEXT, false, message, isBinary)
   }
 
   ping(message = '') {
     this._check()
-    this._app._out.frame(this._id, op.PING, false, message)
-    return SENT
+    return this._frame(op.PING, false, message, true)
+  }
+
+  /** Queues a frame unless the socket is past maxBackpressure; returns the uWS.js status. */
+  _frame(opcode, more, message, isBinary) {
+    const out = this._app._out
+    const route = this._app._routes[this._route]
+    const limit = route.maxBackpressure
+    const queued = this._app._bufferedView[this._id]
+    const amount = queued + (this._epoch === out.epoch ? this._pending : 0)
+    if (limit > 0 && amount > limit) {
+      this._app._dropped(this, route, message, isBinary)
+      return DROPPED
+    }
+    const len = out.frame(this._id, opcode, more, message)
+    if (this._epoch !== out.epoch) {
+      this._epoch = out.epoch
+      this._pending = 0
+    }
+    this._pending += len
+    return queued > 0 || (limit > 0 && amount + len > limit) ? BACKPRESSURE : SUCCESS
   }
 
   /** Starts the closing handshake; the close handler runs now, as in uWS.js. */
@@ -42,7 +65,7 @@ class WebSocket {
     }
     let reason
     if (shortMessage !== undefined) {
-      reason = typeof shortMessage === 'string' ? Buffer.from(shortMessage) : require('./outbox').bytesOf(shortMessage)
+      reason = typeof shortMessage === 'string' ? Buffer.from(shortMessage) : bytesOf(shortMessage)
     }
     this._app._out.command(this._id, op.END, 0, code, reason)
     this._app._closed(this, code === 0 ? 1005 : code, reason)
@@ -66,9 +89,11 @@ class WebSocket {
     return this._userData
   }
 
+  /** Bytes queued in user space: packed in JS this turn plus queued in Rust. */
   getBufferedAmount() {
     this._check()
-    return this._app._native.bufferedAmount(this._id)
+    const pending = this._epoch === this._app._out.epoch ? this._pending : 0
+    return this._app._bufferedView[this._id] + pending
   }
 
   /** The peer's address as 4 bytes (IPv4) or 16 bytes (IPv6). */

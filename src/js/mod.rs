@@ -27,8 +27,10 @@ pub struct RouteOptions {
     pub max_payload_length: f64,
     pub idle_timeout: f64,
     pub send_pings_automatically: bool,
+    pub max_backpressure: f64,
     pub has_ping_handler: bool,
     pub has_pong_handler: bool,
+    pub has_drain_handler: bool,
 }
 
 #[napi(object)]
@@ -59,8 +61,10 @@ impl NativeApp {
             max_payload_length: clamp_len(options.max_payload_length),
             idle_timeout: (seconds > 0.0).then(|| Duration::from_secs_f64(seconds)),
             send_pings_automatically: options.send_pings_automatically,
+            max_backpressure: clamp_len(options.max_backpressure),
             has_ping_handler: options.has_ping_handler,
             has_pong_handler: options.has_pong_handler,
+            has_drain_handler: options.has_drain_handler,
         };
         self.core.add_route(&pattern, behavior) as u32
     }
@@ -125,12 +129,14 @@ impl NativeApp {
         outbox::send_direct(&self.core, id, opcode as u8, more, payload);
     }
 
+    /// A live view of the bytes queued per connection id (read as a `Uint32Array`).
     #[napi]
-    pub fn buffered_amount(&self, id: u32) -> f64 {
-        self.core
-            .lock_registry()
-            .get(id)
-            .map_or(0.0, |c| c.buffered_amount() as f64)
+    pub fn buffered_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let table = self.core.buffered.clone();
+        let (ptr, len) = (table.as_ptr(), table.byte_len());
+        // SAFETY: the memory belongs to `table`, which the finalizer keeps alive until the
+        // ArrayBuffer is collected.
+        unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
     }
 
     /// Keeps the process alive (true) or not (false) while this app has work.

@@ -1,6 +1,7 @@
 //! One `App()`: its routes and their behaviours, listeners, open connections and the
 //! event queue towards its JS thread.
 
+use super::buffered::BufferedTable;
 use super::conn::ConnShared;
 use super::events::{kind, EventQueue, Waker};
 use super::registry::Registry;
@@ -15,8 +16,11 @@ pub struct Behavior {
     pub max_payload_length: usize,
     pub idle_timeout: Option<Duration>,
     pub send_pings_automatically: bool,
+    /// Bytes queued per socket past which sends and publishes are dropped (0 = none).
+    pub max_backpressure: usize,
     pub has_ping_handler: bool,
     pub has_pong_handler: bool,
+    pub has_drain_handler: bool,
 }
 
 impl Default for Behavior {
@@ -25,8 +29,10 @@ impl Default for Behavior {
             max_payload_length: 16 * 1024,
             idle_timeout: Some(Duration::from_secs(120)),
             send_pings_automatically: true,
+            max_backpressure: 64 * 1024,
             has_ping_handler: false,
             has_pong_handler: false,
+            has_drain_handler: false,
         }
     }
 }
@@ -40,6 +46,7 @@ pub struct AppCore {
     pub events: EventQueue,
     routes: RwLock<Vec<Route>>,
     pub registry: Mutex<Registry>,
+    pub buffered: Arc<BufferedTable>,
     /// Frame encoding scratch for flushes from the JS thread.
     pub scratch: Mutex<Vec<u8>>,
 }
@@ -50,6 +57,7 @@ impl AppCore {
             events: EventQueue::new(waker),
             routes: RwLock::new(Vec::new()),
             registry: Mutex::new(Registry::default()),
+            buffered: Arc::new(BufferedTable::new()),
             scratch: Mutex::new(Vec::new()),
         })
     }
@@ -74,9 +82,17 @@ impl AppCore {
         routes[route].behavior.clone()
     }
 
-    /// Registers an open connection and reports it to JS.
-    pub fn open(&self, conn: Arc<ConnShared>, route: usize, peer: SocketAddr) -> u32 {
-        let id = self.lock_registry().insert(conn);
+    /// Registers an open connection and reports it to JS; None when the App is full.
+    pub fn open(
+        &self,
+        stream: tokio::net::TcpStream,
+        route: usize,
+        peer: SocketAddr,
+    ) -> Option<Arc<ConnShared>> {
+        let conn = self
+            .lock_registry()
+            .insert_with(|id| Arc::new(ConnShared::new(stream, self.buffered.clone(), id)))?;
+        let id = conn.id();
         let mut addr = [0u8; 18];
         let ip = match peer.ip() {
             std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
@@ -86,12 +102,12 @@ impl AppCore {
         addr[16..].copy_from_slice(&peer.port().to_le_bytes());
         self.events
             .with_batch(|b| b.push(id, kind::OPEN, 0, route as u16, &addr));
-        id
+        Some(conn)
     }
 
     /// Reports the end of a connection; JS releases the slot once it handled the event.
-    pub fn closed(&self, id: u32, route: usize, code: u16, reason: &[u8]) {
-        let _ = route;
+    pub fn closed(&self, id: u32, code: u16, reason: &[u8]) {
+        self.buffered.set(id, 0);
         self.events
             .with_batch(|b| b.push(id, kind::CLOSE, 0, code, reason));
     }

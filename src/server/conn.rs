@@ -5,13 +5,22 @@
 //! what the kernel does not take is queued for the connection task, which waits for
 //! writability. The lock is taken once per flush per connection, never per message.
 
+use super::buffered::BufferedTable;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+
+/// Outcome of queueing a frame, as uWS.js reports it: written, buffered, or dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendStatus {
+    Sent,
+    Buffered,
+    Dropped,
+}
 
 /// Commands from JS, checked by the task when notified.
 pub mod command {
@@ -32,8 +41,11 @@ struct Outbound {
 pub struct ConnShared {
     pub stream: TcpStream,
     out: Mutex<Outbound>,
-    /// Bytes queued in user space (not yet accepted by the kernel).
+    /// Bytes queued in user space (not yet accepted by the kernel), mirrored into the
+    /// table JS reads.
     buffered: AtomicUsize,
+    table: Arc<BufferedTable>,
+    id: u32,
     command: AtomicU8,
     pub notify: Notify,
 }
@@ -41,14 +53,20 @@ pub struct ConnShared {
 const MAX_IOVECS: usize = 64;
 
 impl ConnShared {
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: TcpStream, table: Arc<BufferedTable>, id: u32) -> Self {
         ConnShared {
             stream,
             out: Mutex::new(Outbound::default()),
             buffered: AtomicUsize::new(0),
+            table,
+            id,
             command: AtomicU8::new(command::NONE),
             notify: Notify::new(),
         }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     pub fn buffered_amount(&self) -> usize {
@@ -75,7 +93,7 @@ impl ConnShared {
         }
         if written < frames.len() {
             let rest = Bytes::copy_from_slice(&frames[written..]);
-            self.buffered.fetch_add(rest.len(), Ordering::Relaxed);
+            self.add_buffered(rest.len() as isize);
             out.queue.push_back(rest);
             drop(out);
             self.notify.notify_one();
@@ -83,11 +101,15 @@ impl ConnShared {
         true
     }
 
-    /// Queues a shared frame (e.g. a pub/sub fan-out) without copying it.
-    pub fn write_shared(&self, frame: Bytes) -> bool {
+    /// Queues a shared frame (e.g. a pub/sub fan-out) without copying it, unless more
+    /// than `limit` bytes are already queued (0 = no limit).
+    pub fn write_shared(&self, frame: Bytes, limit: usize) -> SendStatus {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         if out.closed {
-            return false;
+            return SendStatus::Dropped;
+        }
+        if limit > 0 && self.buffered_amount() > limit {
+            return SendStatus::Dropped;
         }
         let mut frame = frame;
         if out.queue.is_empty() {
@@ -100,13 +122,25 @@ impl ConnShared {
                 }
             }
         }
-        if !frame.is_empty() {
-            self.buffered.fetch_add(frame.len(), Ordering::Relaxed);
-            out.queue.push_back(frame);
-            drop(out);
-            self.notify.notify_one();
+        if frame.is_empty() {
+            return SendStatus::Sent;
         }
-        true
+        self.add_buffered(frame.len() as isize);
+        out.queue.push_back(frame);
+        drop(out);
+        self.notify.notify_one();
+        SendStatus::Buffered
+    }
+
+    fn add_buffered(&self, delta: isize) {
+        let now = if delta >= 0 {
+            self.buffered.fetch_add(delta as usize, Ordering::Relaxed) + delta as usize
+        } else {
+            self.buffered
+                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed)
+                - delta.unsigned_abs()
+        };
+        self.table.set(self.id, now);
     }
 
     /// Marks the outbound side closed: later writes are dropped.
@@ -136,7 +170,7 @@ impl ConnShared {
                     Err(e) => return Err(e),
                 }
             };
-            self.buffered.fetch_sub(n, Ordering::Relaxed);
+            self.add_buffered(-(n as isize));
             let mut left = n;
             while left > 0 {
                 let front = out.queue.front_mut().expect("written bytes were queued");

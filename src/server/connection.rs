@@ -148,7 +148,6 @@ struct Connection {
     app: Arc<AppCore>,
     conn: Arc<ConnShared>,
     id: u32,
-    route: usize,
     behavior: Behavior,
     receiver: Receiver,
     last_received: Instant,
@@ -163,14 +162,15 @@ async fn websocket(
     peer: SocketAddr,
 ) {
     let behavior = app.behavior(route);
-    let conn = Arc::new(ConnShared::new(stream));
-    let id = app.open(conn.clone(), route, peer);
+    let Some(conn) = app.open(stream, route, peer) else {
+        return; // the App holds its maximum number of connections
+    };
+    let id = conn.id();
     let receiver = Receiver::new(Role::Server, behavior.max_payload_length);
     let mut c = Connection {
         app,
         conn,
         id,
-        route,
         behavior,
         receiver,
         last_received: Instant::now(),
@@ -208,6 +208,9 @@ impl Connection {
                 r = self.conn.stream.writable(), if want_write => {
                     if r.is_err() || self.conn.flush_queue().is_err() {
                         return Ending::new(close::ABNORMAL, "");
+                    }
+                    if self.behavior.has_drain_handler {
+                        self.app.events.with_batch(|b| b.push(self.id, kind::DRAIN, 0, 0, &[]));
                     }
                 }
                 _ = self.app.events.wait_taken(), if paused => paused = false,
@@ -399,8 +402,7 @@ impl Connection {
             }
             linger_close(&self.conn.stream).await;
         }
-        self.app
-            .closed(self.id, self.route, ending.code, &ending.reason);
+        self.app.closed(self.id, ending.code, &ending.reason);
     }
 }
 

@@ -2,6 +2,7 @@
 //! the event queue to JS and the outbox from JS. No napi here.
 
 pub mod app;
+pub mod buffered;
 pub mod conn;
 pub mod connection;
 pub mod events;

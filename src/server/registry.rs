@@ -4,6 +4,7 @@
 //! so an id never refers to two connections during the lifetime of its JS object and
 //! stale sends from JS can never reach a newer connection.
 
+use super::buffered::MAX_CONNECTIONS;
 use super::conn::ConnShared;
 use std::sync::Arc;
 
@@ -15,18 +16,23 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn insert(&mut self, conn: Arc<ConnShared>) -> u32 {
-        self.live += 1;
-        match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(conn);
-                id
-            }
-            None => {
-                self.slots.push(Some(conn));
+    /// Stores the connection made by `make` for a free id; None when the App is full.
+    pub fn insert_with(
+        &mut self,
+        make: impl FnOnce(u32) -> Arc<ConnShared>,
+    ) -> Option<Arc<ConnShared>> {
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None if self.slots.len() < MAX_CONNECTIONS => {
+                self.slots.push(None);
                 (self.slots.len() - 1) as u32
             }
-        }
+            None => return None,
+        };
+        let conn = make(id);
+        self.slots[id as usize] = Some(conn.clone());
+        self.live += 1;
+        Some(conn)
     }
 
     pub fn get(&self, id: u32) -> Option<&Arc<ConnShared>> {
