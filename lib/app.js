@@ -2,7 +2,7 @@
 // App(): routes and behaviours, listening, and the dispatch of event batches from Rust.
 const { NativeApp } = require('./native')
 const { Outbox, op, bytesOf } = require('./outbox')
-const { WebSocket } = require('./websocket')
+const { WebSocket, topicString } = require('./websocket')
 
 // Event kinds, mirrored in src/server/events.rs.
 const OPEN = 1
@@ -12,11 +12,13 @@ const CLOSE = 4
 const PING = 5
 const PONG = 6
 const DRAIN = 7
+const DROPPED = 8
 const HEADER = 12
 
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
 
 const EMPTY = new ArrayBuffer(0)
+const textEncoder = new TextEncoder()
 
 /** Re-throws a handler's exception outside the batch so Node reports it as uncaught. */
 function report(err) {
@@ -49,7 +51,10 @@ function behaviorNumber(behavior, key, fallback) {
 
 class TemplatedApp {
   constructor(options = {}) {
-    this._native = new NativeApp(() => this._onWake(), options.ioThreads)
+    if (options.pubsub !== undefined && typeof options.pubsub !== 'string') {
+      throw new TypeError('options.pubsub must be the name of a shared topic space')
+    }
+    this._native = new NativeApp(() => this._onWake(), options.ioThreads, options.pubsub)
     this._out = new Outbox(this._native)
     /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
     this._bufferedView = new Uint32Array(this._native.bufferedView())
@@ -69,6 +74,8 @@ class TemplatedApp {
       idleTimeout: behaviorNumber(behavior, 'idleTimeout', 120),
       sendPingsAutomatically: behavior.sendPingsAutomatically !== false,
       maxBackpressure,
+      closeOnBackpressureLimit: behavior.closeOnBackpressureLimit === true,
+      hasDroppedHandler: typeof behavior.dropped === 'function',
       hasPingHandler: typeof behavior.ping === 'function',
       hasPongHandler: typeof behavior.pong === 'function',
       hasDrainHandler: typeof behavior.drain === 'function',
@@ -77,6 +84,7 @@ class TemplatedApp {
       behavior,
       maxBackpressure,
       closeOnBackpressureLimit: behavior.closeOnBackpressureLimit === true,
+      publishToSelf: behavior.publishToSelf === true,
     }
     return this
   }
@@ -108,6 +116,54 @@ class TemplatedApp {
     this._native.closeListener(token._id)
     this._listeners.delete(token)
     this._releaseRef()
+  }
+
+  /** Publishes to every subscriber of the topic; true if it has any (as uWS.js). */
+  publish(topic, message, isBinary = false, compress = false) {
+    void compress
+    return this._publish(topicString(topic), message, isBinary, -1) > 0
+  }
+
+  /** Like publish, with what happened per subscriber: `{ sent, buffered, dropped }`. */
+  publishWithStats(topic, message, isBinary = false, compress = false) {
+    void compress
+    this._publish(topicString(topic), message, isBinary, -1)
+    const [sent, buffered, dropped] = this._native.lastPublishStats()
+    return { sent, buffered, dropped }
+  }
+
+  numSubscribers(topic) {
+    return this._native.numSubscribers(topicString(topic))
+  }
+
+  /** Every topic with at least one subscriber: `[{ topic, count }]`. */
+  getTopics() {
+    return this._native.topicCounts()
+  }
+
+  /** This app's sockets subscribed to the topic. */
+  getSubscribers(topic) {
+    return this._native.subscribers(topicString(topic)).map((id) => this._sockets[id]).filter((ws) => ws && !ws._closed)
+  }
+
+  _publish(topic, message, isBinary, sender) {
+    this._out.beforePublish()
+    const found =
+      typeof message === 'string'
+        ? this._native.publishText(topic, sender, message)
+        : this._native.publish(topic, sender, !!isBinary, bytesOf(message))
+    this._out.afterPublish()
+    return found
+  }
+
+  _subscription(ws, topic, newCount, oldCount) {
+    const handler = this._routes[ws._route].behavior.subscription
+    if (!handler) return
+    try {
+      handler(ws, typeof topic === 'string' ? textEncoder.encode(topic).buffer : topic, newCount, oldCount)
+    } catch (err) {
+      report(err)
+    }
   }
 
   /** Keeps the process alive while something listens or a socket is open. */
@@ -144,6 +200,10 @@ class TemplatedApp {
   /** Marks a socket closed and runs its close handler (once). */
   _closed(ws, code, reason) {
     if (ws._closed) return
+    if (ws._hasTopics) {
+      // Leave every topic first: subscription events come before close, as in uWS.js.
+      for (const { topic, count } of this._native.leaveAll(ws._id)) this._subscription(ws, topic, count, count + 1)
+    }
     ws._closed = true
     const close = this._routes[ws._route].behavior.close
     if (close) {
@@ -216,6 +276,12 @@ class TemplatedApp {
               if (ws === undefined || ws._closed) break
               const handler = this._routes[ws._route].behavior[kind === PING ? 'ping' : 'pong']
               if (handler) handler(ws, ab.slice(base + start, base + start + len))
+              break
+            }
+            case DROPPED: {
+              const ws = this._sockets[id]
+              const handler = ws && !ws._closed && this._routes[ws._route].behavior.dropped
+              if (handler) handler(ws, ab.slice(base + start, base + start + len), (flags & 1) !== 0)
               break
             }
             case DRAIN: {

@@ -33,6 +33,8 @@ class Outbox {
     this.holds = 0
     /** Incremented by every flush: bytes a socket packed in an older epoch reached Rust. */
     this.epoch = 0
+    /** Publishes queued frames in Rust that the next flush must write. */
+    this.published = false
     this.flush = this.flush.bind(this)
   }
 
@@ -92,6 +94,17 @@ class Outbox {
     this.schedule()
   }
 
+  /** Sends packed so far must reach Rust before a publish, to keep their order. */
+  beforePublish() {
+    if (this.len > 0) this.flush()
+  }
+
+  /** A publish queued frames in Rust: make sure a flush follows this turn. */
+  afterPublish() {
+    this.published = true
+    this.schedule()
+  }
+
   schedule() {
     if (this.len >= AUTO_FLUSH) return this.flush()
     if (this.scheduled || this.holds > 0) return
@@ -101,8 +114,9 @@ class Outbox {
 
   flush() {
     this.scheduled = false
-    if (this.len === 0) return
+    if (this.len === 0 && !this.published) return
     this.epoch++
+    this.published = false
     const len = this.len
     this.len = 0
     this.native.flush(this.buf.subarray(0, len))

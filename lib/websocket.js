@@ -78,6 +78,44 @@ class WebSocket {
     this._app._closed(this, 1006, undefined)
   }
 
+  /** Subscribes to a topic (any string); true, also when already subscribed (as uWS.js). */
+  subscribe(topic) {
+    this._check()
+    const count = this._app._native.subscribe(this._id, topicString(topic))
+    if (count >= 0) {
+      this._hasTopics = true
+      this._app._subscription(this, topic, count, count - 1)
+    }
+    return true
+  }
+
+  /** Unsubscribes; true only if the socket was subscribed. */
+  unsubscribe(topic) {
+    this._check()
+    const count = this._app._native.unsubscribe(this._id, topicString(topic))
+    if (count < 0) return false
+    this._app._subscription(this, topic, count, count + 1)
+    return true
+  }
+
+  isSubscribed(topic) {
+    this._check()
+    return this._app._native.isSubscribed(this._id, topicString(topic))
+  }
+
+  getTopics() {
+    this._check()
+    return this._hasTopics ? this._app._native.topicsOf(this._id) : []
+  }
+
+  /** Publishes to the topic's subscribers except this socket (unless `publishToSelf`). */
+  publish(topic, message, isBinary = false, compress = false) {
+    this._check()
+    void compress
+    const self = this._app._routes[this._route].publishToSelf ? -1 : this._id
+    return this._app._publish(topicString(topic), message, isBinary, self) > 0
+  }
+
   cork(cb) {
     this._check()
     this._app._cork(cb)
@@ -116,6 +154,13 @@ class WebSocket {
   }
 }
 
+/** Topics are strings; ArrayBuffers and views are read as UTF-8 (as uWS.js accepts). */
+function topicString(topic) {
+  if (typeof topic === 'string') return topic
+  if (topic instanceof ArrayBuffer || ArrayBuffer.isView(topic)) return Buffer.from(bytesOf(topic)).toString()
+  throw new TypeError('topic must be a string')
+}
+
 function addressText(a) {
   const v4 = a.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))
   if (v4) return `${a[12]}.${a[13]}.${a[14]}.${a[15]}`
@@ -141,4 +186,4 @@ function addressText(a) {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
 }
 
-module.exports = { WebSocket, CLOSED_ERROR }
+module.exports = { WebSocket, CLOSED_ERROR, topicString }

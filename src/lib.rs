@@ -4,6 +4,7 @@
 //! I/O), `js` (the napi binding). The JS layer lives in `index.js` and `lib/`.
 
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 
 mod js;

@@ -3,7 +3,9 @@
 mod wake;
 
 use crate::server::app::{AppCore, Behavior};
+use crate::server::conn::ConnShared;
 use crate::server::listener::{self, Listener};
+use crate::server::publish::{self, PublishStats};
 use crate::server::{outbox, runtime};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -19,6 +21,14 @@ pub struct NativeApp {
     listeners: Vec<Option<Listener>>,
     /// Large payloads of the batch last taken, until JS asks for them.
     large: Cell<Vec<Vec<u8>>>,
+    last_publish: Cell<PublishStats>,
+}
+
+/// A topic and its subscriber count (a change's new count, or the current count).
+#[napi(object)]
+pub struct TopicCount {
+    pub topic: String,
+    pub count: u32,
 }
 
 /// Options of a `.ws()` route, as passed by the JS layer (already defaulted).
@@ -28,6 +38,8 @@ pub struct RouteOptions {
     pub idle_timeout: f64,
     pub send_pings_automatically: bool,
     pub max_backpressure: f64,
+    pub close_on_backpressure_limit: bool,
+    pub has_dropped_handler: bool,
     pub has_ping_handler: bool,
     pub has_pong_handler: bool,
     pub has_drain_handler: bool,
@@ -42,12 +54,20 @@ pub struct ListenResult {
 #[napi]
 impl NativeApp {
     /// `on_wake` is called (with no arguments) when events are queued; it calls `take()`.
+    /// `pubsub`: the name of a process-wide topic space to join (apps in other worker
+    /// threads that use the same name share topics); None for a private one.
     #[napi(constructor)]
-    pub fn new(env: Env, on_wake: Function<'_>, io_threads: Option<u32>) -> Result<Self> {
+    pub fn new(
+        env: Env,
+        on_wake: Function<'_>,
+        io_threads: Option<u32>,
+        pubsub: Option<String>,
+    ) -> Result<Self> {
         runtime::get(io_threads.map(|n| n as usize));
         let waker = unsafe { JsWaker::new(env.raw(), on_wake.raw()) }?;
         Ok(NativeApp {
-            core: AppCore::new(Box::new(waker.clone())),
+            core: AppCore::new(Box::new(waker.clone()), publish::engine(pubsub.as_deref())),
+            last_publish: Cell::new(PublishStats::default()),
             waker,
             listeners: Vec::new(),
             large: Cell::new(Vec::new()),
@@ -62,6 +82,8 @@ impl NativeApp {
             idle_timeout: (seconds > 0.0).then(|| Duration::from_secs_f64(seconds)),
             send_pings_automatically: options.send_pings_automatically,
             max_backpressure: clamp_len(options.max_backpressure),
+            close_on_backpressure_limit: options.close_on_backpressure_limit,
+            has_dropped_handler: options.has_dropped_handler,
             has_ping_handler: options.has_ping_handler,
             has_pong_handler: options.has_pong_handler,
             has_drain_handler: options.has_drain_handler,
@@ -139,11 +161,135 @@ impl NativeApp {
         unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
     }
 
+    fn conn(&self, id: u32) -> Result<Arc<ConnShared>> {
+        self.core
+            .lock_registry()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::from_reason("Invalid access of closed WebSocket"))
+    }
+
+    /// Subscribes; returns the topic's new subscriber count, or -1 if already subscribed.
+    #[napi]
+    pub fn subscribe(&self, id: u32, topic: String) -> Result<i64> {
+        check_topic(&topic)?;
+        let conn = self.conn(id)?;
+        Ok(publish::subscribe(&self.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
+    }
+
+    /// Unsubscribes; returns the topic's new subscriber count, or -1 if not subscribed.
+    #[napi]
+    pub fn unsubscribe(&self, id: u32, topic: String) -> Result<i64> {
+        let conn = self.conn(id)?;
+        Ok(publish::unsubscribe(&self.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
+    }
+
+    #[napi]
+    pub fn is_subscribed(&self, id: u32, topic: String) -> Result<bool> {
+        let conn = self.conn(id)?;
+        Ok(publish::is_subscribed(&conn, &topic))
+    }
+
+    #[napi]
+    pub fn topics_of(&self, id: u32) -> Result<Vec<String>> {
+        let conn = self.conn(id)?;
+        Ok(publish::topics(&conn)
+            .iter()
+            .map(|t| t.to_string())
+            .collect())
+    }
+
+    /// Leaves every topic; returns each topic with its new count.
+    #[napi]
+    pub fn leave_all(&self, id: u32) -> Vec<TopicCount> {
+        let Some(conn) = self.core.lock_registry().get(id).cloned() else {
+            return Vec::new();
+        };
+        publish::leave_all(&self.core, &conn)
+            .into_iter()
+            .map(|(t, c)| TopicCount {
+                topic: t.to_string(),
+                count: c.new_count as u32,
+            })
+            .collect()
+    }
+
+    /// Publishes to every subscriber except `sender` (-1: none); returns how many
+    /// subscribers it found (sent, buffered or dropped). `lastPublishStats()` splits them.
+    #[napi]
+    pub fn publish(&self, topic: String, sender: i32, binary: bool, payload: &[u8]) -> u32 {
+        self.publish_bytes(&topic, sender, binary, payload)
+    }
+
+    #[napi]
+    pub fn publish_text(&self, topic: String, sender: i32, text: String) -> u32 {
+        self.publish_bytes(&topic, sender, false, text.as_bytes())
+    }
+
+    /// `[sent, buffered, dropped]` of the last publish.
+    #[napi]
+    pub fn last_publish_stats(&self) -> Vec<u32> {
+        let s = self.last_publish.get();
+        vec![s.sent, s.buffered, s.dropped]
+    }
+
+    #[napi]
+    pub fn num_subscribers(&self, topic: String) -> u32 {
+        self.core.pubsub.count(&topic) as u32
+    }
+
+    /// Every topic with its subscriber count.
+    #[napi]
+    pub fn topic_counts(&self) -> Vec<TopicCount> {
+        self.core
+            .pubsub
+            .topics()
+            .into_iter()
+            .map(|(t, n)| TopicCount {
+                topic: t.to_string(),
+                count: n as u32,
+            })
+            .collect()
+    }
+
+    /// Ids of this App's sockets subscribed to `topic`.
+    #[napi]
+    pub fn subscribers(&self, topic: String) -> Vec<u32> {
+        self.core
+            .pubsub
+            .subscribers(&topic)
+            .iter()
+            .filter(|c| c.belongs_to(&self.core.events))
+            .map(|c| c.id())
+            .collect()
+    }
+
     /// Keeps the process alive (true) or not (false) while this app has work.
     #[napi]
     pub fn set_ref(&self, env: Env, referenced: bool) {
         self.waker.set_ref(env.raw(), referenced);
     }
+}
+
+impl NativeApp {
+    fn publish_bytes(&self, topic: &str, sender: i32, binary: bool, payload: &[u8]) -> u32 {
+        let sender = u32::try_from(sender)
+            .ok()
+            .and_then(|id| self.core.lock_registry().get(id).cloned());
+        let stats = publish::publish(&self.core, topic, binary, payload, sender.as_ref());
+        self.last_publish.set(stats);
+        stats.reached() + stats.dropped
+    }
+}
+
+fn check_topic(topic: &str) -> Result<()> {
+    if topic.len() > crate::pubsub::MAX_TOPIC_LEN {
+        return Err(Error::from_reason(format!(
+            "topic is longer than {} bytes",
+            crate::pubsub::MAX_TOPIC_LEN
+        )));
+    }
+    Ok(())
 }
 
 fn clamp_len(n: f64) -> usize {

@@ -2,8 +2,9 @@
 //! event queue towards its JS thread.
 
 use super::buffered::BufferedTable;
-use super::conn::ConnShared;
+use super::conn::{ConnShared, DeliveryPolicy};
 use super::events::{kind, EventQueue, Waker};
+use super::publish::PubSub;
 use super::registry::Registry;
 use super::router::{best_match, Pattern};
 use std::net::SocketAddr;
@@ -18,6 +19,8 @@ pub struct Behavior {
     pub send_pings_automatically: bool,
     /// Bytes queued per socket past which sends and publishes are dropped (0 = none).
     pub max_backpressure: usize,
+    pub close_on_backpressure_limit: bool,
+    pub has_dropped_handler: bool,
     pub has_ping_handler: bool,
     pub has_pong_handler: bool,
     pub has_drain_handler: bool,
@@ -30,6 +33,8 @@ impl Default for Behavior {
             idle_timeout: Some(Duration::from_secs(120)),
             send_pings_automatically: true,
             max_backpressure: 64 * 1024,
+            close_on_backpressure_limit: false,
+            has_dropped_handler: false,
             has_ping_handler: false,
             has_pong_handler: false,
             has_drain_handler: false,
@@ -43,7 +48,10 @@ struct Route {
 }
 
 pub struct AppCore {
-    pub events: EventQueue,
+    pub events: Arc<EventQueue>,
+    pub pubsub: Arc<PubSub>,
+    /// Connections with publishes queued by this App's JS thread, written at its flush.
+    pub dirty: Mutex<Vec<Arc<ConnShared>>>,
     routes: RwLock<Vec<Route>>,
     pub registry: Mutex<Registry>,
     pub buffered: Arc<BufferedTable>,
@@ -52,9 +60,11 @@ pub struct AppCore {
 }
 
 impl AppCore {
-    pub fn new(waker: Box<dyn Waker>) -> Arc<AppCore> {
+    pub fn new(waker: Box<dyn Waker>, pubsub: Arc<PubSub>) -> Arc<AppCore> {
         Arc::new(AppCore {
-            events: EventQueue::new(waker),
+            events: Arc::new(EventQueue::new(waker)),
+            pubsub,
+            dirty: Mutex::new(Vec::new()),
             routes: RwLock::new(Vec::new()),
             registry: Mutex::new(Registry::default()),
             buffered: Arc::new(BufferedTable::new()),
@@ -89,9 +99,17 @@ impl AppCore {
         route: usize,
         peer: SocketAddr,
     ) -> Option<Arc<ConnShared>> {
+        let behavior = self.behavior(route);
+        let policy = DeliveryPolicy {
+            max_backpressure: behavior.max_backpressure,
+            close_on_backpressure_limit: behavior.close_on_backpressure_limit,
+            has_dropped_handler: behavior.has_dropped_handler,
+        };
+        let events = self.events.clone();
+        let buffered = self.buffered.clone();
         let conn = self
             .lock_registry()
-            .insert_with(|id| Arc::new(ConnShared::new(stream, self.buffered.clone(), id)))?;
+            .insert_with(|id| Arc::new(ConnShared::new(stream, buffered, id, policy, events)))?;
         let id = conn.id();
         let mut addr = [0u8; 18];
         let ip = match peer.ip() {

@@ -6,10 +6,11 @@
 //! writability. The lock is taken once per flush per connection, never per message.
 
 use super::buffered::BufferedTable;
+use super::events::{kind, EventQueue};
 use bytes::Bytes;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::IoSlice;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -20,6 +21,15 @@ pub enum SendStatus {
     Sent,
     Buffered,
     Dropped,
+    /// The connection is closing: nothing is sent and nothing counts as dropped.
+    Closed,
+}
+
+/// What a connection keeps of its route's behaviour for deliveries from other threads.
+pub struct DeliveryPolicy {
+    pub max_backpressure: usize,
+    pub close_on_backpressure_limit: bool,
+    pub has_dropped_handler: bool,
 }
 
 /// Commands from JS, checked by the task when notified.
@@ -48,13 +58,30 @@ pub struct ConnShared {
     id: u32,
     command: AtomicU8,
     pub notify: Notify,
+    policy: DeliveryPolicy,
+    /// The owning App's event queue, for events raised by publishers on other threads.
+    events: Arc<EventQueue>,
+    /// Topics this connection is subscribed to (allocated on first subscribe).
+    pub topics: Mutex<Option<Box<HashSet<Arc<str>>>>>,
+    /// Set while the connection waits in a publisher's list of connections to write.
+    dirty: AtomicBool,
 }
 
 const MAX_IOVECS: usize = 64;
 
 impl ConnShared {
-    pub fn new(stream: TcpStream, table: Arc<BufferedTable>, id: u32) -> Self {
+    pub fn new(
+        stream: TcpStream,
+        table: Arc<BufferedTable>,
+        id: u32,
+        policy: DeliveryPolicy,
+        events: Arc<EventQueue>,
+    ) -> Self {
         ConnShared {
+            policy,
+            events,
+            topics: Mutex::new(None),
+            dirty: AtomicBool::new(false),
             stream,
             out: Mutex::new(Outbound::default()),
             buffered: AtomicUsize::new(0),
@@ -67,6 +94,11 @@ impl ConnShared {
 
     pub fn id(&self) -> u32 {
         self.id
+    }
+
+    /// True if this connection belongs to the App that owns `events`.
+    pub fn belongs_to(&self, events: &Arc<EventQueue>) -> bool {
+        Arc::ptr_eq(&self.events, events)
     }
 
     pub fn buffered_amount(&self) -> usize {
@@ -101,35 +133,49 @@ impl ConnShared {
         true
     }
 
-    /// Queues a shared frame (e.g. a pub/sub fan-out) without copying it, unless more
-    /// than `limit` bytes are already queued (0 = no limit).
-    pub fn write_shared(&self, frame: Bytes, limit: usize) -> SendStatus {
+    /// Queues a shared frame (a pub/sub delivery) without copying or writing it; the
+    /// publisher writes its dirty connections once at the end of its JS turn. Over the
+    /// backpressure limit the frame is dropped: the owning app hears of it (`dropped`)
+    /// and the connection closes if its behaviour says so.
+    pub fn queue_shared(&self, frame: &Bytes, payload: &[u8], binary: bool) -> SendStatus {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         if out.closed {
-            return SendStatus::Dropped;
+            return SendStatus::Closed;
         }
-        if limit > 0 && self.buffered_amount() > limit {
-            return SendStatus::Dropped;
-        }
-        let mut frame = frame;
-        if out.queue.is_empty() {
-            while !frame.is_empty() {
-                match self.stream.try_write(&frame) {
-                    Ok(n) => {
-                        let _ = frame.split_to(n);
-                    }
-                    Err(_) => break,
-                }
+        let queued = self.buffered_amount();
+        let limit = self.policy.max_backpressure;
+        if limit > 0 && queued > limit {
+            drop(out);
+            if self.policy.has_dropped_handler {
+                self.events
+                    .with_batch(|b| b.push(self.id, kind::DROPPED, binary as u8, 0, payload));
             }
-        }
-        if frame.is_empty() {
-            return SendStatus::Sent;
+            if self.policy.close_on_backpressure_limit {
+                self.set_command(command::ABORT);
+            }
+            return SendStatus::Dropped;
         }
         self.add_buffered(frame.len() as isize);
-        out.queue.push_back(frame);
-        drop(out);
-        self.notify.notify_one();
-        SendStatus::Buffered
+        out.queue.push_back(frame.clone());
+        if queued > 0 {
+            SendStatus::Buffered
+        } else {
+            SendStatus::Sent
+        }
+    }
+
+    /// Marks the connection as needing a write; true if it was not marked yet.
+    pub fn mark_dirty(&self) -> bool {
+        !self.dirty.swap(true, Ordering::AcqRel)
+    }
+
+    /// Writes what is queued now, from the calling thread; the task takes over the rest.
+    pub fn flush_now(&self) {
+        self.dirty.store(false, Ordering::Release);
+        match self.flush_queue() {
+            Ok(true) => {}
+            Ok(false) | Err(_) => self.notify.notify_one(),
+        }
     }
 
     fn add_buffered(&self, delta: isize) {

@@ -29,6 +29,8 @@ pub mod kind {
     pub const PONG: u8 = 6;
     /// The queued outbound bytes fell below the backpressure limit.
     pub const DRAIN: u8 = 7;
+    /// A publish was dropped for this socket by backpressure. `flags` bit 0 = binary.
+    pub const DROPPED: u8 = 8;
 }
 
 /// Messages at least this large cross as their own zero-copy buffer instead of being

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod events;
 pub mod listener;
 pub mod outbox;
+pub mod publish;
 pub mod registry;
 pub mod router;
 pub mod runtime;

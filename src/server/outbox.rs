@@ -91,6 +91,8 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
         }
     }
     write_pending(&registry, &mut pending, &mut scratch);
+    drop(registry);
+    super::publish::flush_dirty(app);
     // Don't keep a large encoding buffer after a burst.
     if scratch.capacity() > 1 << 20 {
         *scratch = Vec::new();
