@@ -22,8 +22,10 @@ pub trait Subscriber: Clone {
     fn key(&self) -> usize;
 }
 
+type Shard<S> = Mutex<HashMap<Arc<str>, Topic<S>>>;
+
 pub struct Engine<S> {
-    shards: Box<[Mutex<HashMap<Arc<str>, Topic<S>>>]>,
+    shards: Box<[Shard<S>]>,
 }
 
 /// A subscription count change: the topic's count before and after.

@@ -76,8 +76,8 @@ fn concurrent_publishers_keep_per_topic_order() {
     for i in 0..8 {
         e.subscribe("t", Sub(i));
     }
-    let logs: Arc<Vec<Mutex<Vec<(usize, usize)>>>> =
-        Arc::new((0..8).map(|_| Mutex::new(Vec::new())).collect());
+    type Log = Mutex<Vec<(usize, usize)>>;
+    let logs: Arc<Vec<Log>> = Arc::new((0..8).map(|_| Mutex::new(Vec::new())).collect());
     let handles: Vec<_> = (0..4)
         .map(|p| {
             let (e, logs) = (e.clone(), logs.clone());

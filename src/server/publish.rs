@@ -57,6 +57,7 @@ impl PublishStats {
     }
 }
 
+#[allow(clippy::box_collection)] // see ConnShared::topics
 fn topics_of(conn: &ConnShared) -> std::sync::MutexGuard<'_, Option<Box<HashSet<Arc<str>>>>> {
     conn.topics.lock().unwrap_or_else(|e| e.into_inner())
 }
