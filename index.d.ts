@@ -2,8 +2,12 @@
 /* eslint-disable */
 
 export declare class NativeApp {
-  /** `on_wake` is called (with no arguments) when events are queued; it calls `take()`. */
-  constructor(onWake: (arg?: unknown) => unknown, ioThreads?: number | undefined | null)
+  /**
+   * `on_wake` is called (with no arguments) when events are queued; it calls `take()`.
+   * `pubsub`: the name of a process-wide topic space to join (apps in other worker
+   * threads that use the same name share topics); None for a private one.
+   */
+  constructor(onWake: (arg?: unknown) => unknown, ioThreads?: number | undefined | null, pubsub?: string | undefined | null)
   addRoute(pattern: string, options: RouteOptions): number
   /** Binds and starts accepting; `None` when the address cannot be bound. */
   listen(host: string | undefined | null, port: number, exclusive: boolean): ListenResult | null
@@ -17,7 +21,29 @@ export declare class NativeApp {
   flush(records: Uint8Array): void
   /** Sends one large frame without packing it first. */
   sendDirect(id: number, opcode: number, more: boolean, payload: Uint8Array): void
-  bufferedAmount(id: number): number
+  /** A live view of the bytes queued per connection id (read as a `Uint32Array`). */
+  bufferedView(): ArrayBuffer
+  /** Subscribes; returns the topic's new subscriber count, or -1 if already subscribed. */
+  subscribe(id: number, topic: string): number
+  /** Unsubscribes; returns the topic's new subscriber count, or -1 if not subscribed. */
+  unsubscribe(id: number, topic: string): number
+  isSubscribed(id: number, topic: string): boolean
+  topicsOf(id: number): Array<string>
+  /** Leaves every topic; returns each topic with its new count. */
+  leaveAll(id: number): Array<TopicCount>
+  /**
+   * Publishes to every subscriber except `sender` (-1: none); returns how many
+   * subscribers it found (sent, buffered or dropped). `lastPublishStats()` splits them.
+   */
+  publish(topic: string, sender: number, binary: boolean, payload: Uint8Array): number
+  publishText(topic: string, sender: number, text: string): number
+  /** `[sent, buffered, dropped]` of the last publish. */
+  lastPublishStats(): Array<number>
+  numSubscribers(topic: string): number
+  /** Every topic with its subscriber count. */
+  topicCounts(): Array<TopicCount>
+  /** Ids of this App's sockets subscribed to `topic`. */
+  subscribers(topic: string): Array<number>
   /** Keeps the process alive (true) or not (false) while this app has work. */
   setRef(referenced: boolean): void
 }
@@ -32,6 +58,16 @@ export interface RouteOptions {
   maxPayloadLength: number
   idleTimeout: number
   sendPingsAutomatically: boolean
+  maxBackpressure: number
+  closeOnBackpressureLimit: boolean
+  hasDroppedHandler: boolean
   hasPingHandler: boolean
   hasPongHandler: boolean
+  hasDrainHandler: boolean
+}
+
+/** A topic and its subscriber count (a change's new count, or the current count). */
+export interface TopicCount {
+  topic: string
+  count: number
 }

@@ -166,6 +166,15 @@ impl ConnShared {
         }
     }
 
+    /// Queued bytes at which a publisher writes this connection at once instead of at
+    /// the end of its turn, so only bytes the kernel refused count as backpressure.
+    pub fn flush_threshold(&self) -> usize {
+        match self.policy.max_backpressure {
+            0 => 32 * 1024,
+            limit => (limit / 2).clamp(1, 32 * 1024),
+        }
+    }
+
     /// Marks the connection as needing a write; true if it was not marked yet.
     pub fn mark_dirty(&self) -> bool {
         !self.dirty.swap(true, Ordering::AcqRel)

@@ -133,7 +133,9 @@ pub fn publish(
             }
             SendStatus::Closed => return,
         }
-        if conn.mark_dirty() {
+        if conn.buffered_amount() >= conn.flush_threshold() {
+            conn.flush_now();
+        } else if conn.mark_dirty() {
             dirty.push(conn.clone());
         }
     });

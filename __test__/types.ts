@@ -1,0 +1,59 @@
+// Compiled with `tsc --noEmit` by `npm test`: the typings must accept uWS.js-style code
+// and reject misuse (the @ts-expect-error lines fail the build if they stop being errors).
+import { App, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT } from '..'
+import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats } from '..'
+
+interface User {
+  name: string
+}
+
+const app: TemplatedApp = App({ ioThreads: 1, pubsub: 'types' })
+app.ws<User>('/chat/:room', {
+  maxPayloadLength: 1 << 20,
+  idleTimeout: 30,
+  maxBackpressure: 1 << 16,
+  closeOnBackpressureLimit: false,
+  sendPingsAutomatically: true,
+  publishToSelf: false,
+  open: (ws) => {
+    const name: string = ws.getUserData().name
+    ws.subscribe('room')
+    const topics: string[] = ws.getTopics()
+    void name, topics
+  },
+  message: (ws: WebSocket<User>, message: ArrayBuffer, isBinary: boolean) => {
+    const status: number = ws.send(message, isBinary, false)
+    ws.send('text')
+    ws.send(new Uint8Array(2))
+    ws.send(Buffer.from('x'), true)
+    ws.cork(() => ws.publish('room', message, isBinary))
+    const amount: number = ws.getBufferedAmount()
+    const port: number = ws.getRemotePort()
+    const addr: ArrayBuffer = ws.getRemoteAddressAsText()
+    void status, amount, port, addr
+    // @ts-expect-error the message is an ArrayBuffer, not a string
+    const s: string = message
+    void s
+  },
+  drain: (ws) => void ws.getBufferedAmount(),
+  dropped: (ws, message, isBinary) => void [ws, message.byteLength, isBinary],
+  close: (ws, code: number, message: ArrayBuffer) => void [ws, code, message],
+  subscription: (ws, topic: ArrayBuffer, newCount: number, oldCount: number) => void [ws, topic, newCount, oldCount],
+  ping: (ws, message) => void [ws, message],
+  pong: (ws, message) => void [ws, message],
+})
+
+app.listen(0, (token: us_listen_socket | false) => {
+  if (!token) return
+  const port: number = us_socket_local_port(token)
+  void port
+  us_listen_socket_close(token)
+})
+app.listen('127.0.0.1', 0, LIBUS_LISTEN_EXCLUSIVE_PORT, () => {})
+const ok: boolean = app.publish('room', 'hello')
+const stats: PublishStats = app.publishWithStats('room', new Uint8Array(1), true)
+const n: number = app.numSubscribers('room') + stats.sent + stats.buffered + stats.dropped
+const subs: WebSocket<User>[] = app.getSubscribers<User>('room')
+void ok, n, subs, app.getTopics()[0]?.count
+// @ts-expect-error listen needs a callback
+app.listen(9001)
