@@ -3,6 +3,7 @@
 const { NativeApp } = require('./native')
 const { Outbox, op, bytesOf } = require('./outbox')
 const { WebSocket, topicString } = require('./websocket')
+const { decodeRequest, HttpRequest, UpgradeResponse } = require('./upgrade')
 
 // Event kinds, mirrored in src/server/events.rs.
 const OPEN = 1
@@ -13,6 +14,8 @@ const PING = 5
 const PONG = 6
 const DRAIN = 7
 const DROPPED = 8
+const UPGRADE = 9
+const ABORTED = 10
 const HEADER = 12
 
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
@@ -61,6 +64,10 @@ class TemplatedApp {
     /** Per route: the behaviour object and its resolved options. */
     this._routes = []
     this._sockets = []
+    /** Upgrade requests waiting for the JS handler's answer, by request id. */
+    this._pendingUpgrades = new Map()
+    /** User data of accepted upgrades until their OPEN event. */
+    this._userData = new Map()
     this._listeners = new Set()
     this._active = 0
   }
@@ -79,12 +86,17 @@ class TemplatedApp {
       hasPingHandler: typeof behavior.ping === 'function',
       hasPongHandler: typeof behavior.pong === 'function',
       hasDrainHandler: typeof behavior.drain === 'function',
+      hasUpgradeHandler: typeof behavior.upgrade === 'function',
     })
     this._routes[route] = {
       behavior,
       maxBackpressure,
       closeOnBackpressureLimit: behavior.closeOnBackpressureLimit === true,
       publishToSelf: behavior.publishToSelf === true,
+      paramNames: pattern
+        .split('/')
+        .filter((s) => s.startsWith(':'))
+        .map((s) => s.slice(1)),
     }
     return this
   }
@@ -253,8 +265,14 @@ class TemplatedApp {
               break
             }
             case OPEN: {
-              const address = new Uint8Array(ab.slice(base + start, base + start + len))
-              const ws = new WebSocket(this, id, extra, {}, address)
+              const address = new Uint8Array(ab.slice(base + start, base + start + 18))
+              const upgradeId = u32(b, start + 18)
+              let userData = {}
+              if (upgradeId !== 0) {
+                userData = this._userData.get(upgradeId)
+                this._userData.delete(upgradeId)
+              }
+              const ws = new WebSocket(this, id, extra, userData, address)
               this._sockets[id] = ws
               this._retain()
               const handler = this._routes[extra].behavior.open
@@ -276,6 +294,19 @@ class TemplatedApp {
               if (ws === undefined || ws._closed) break
               const handler = this._routes[ws._route].behavior[kind === PING ? 'ping' : 'pong']
               if (handler) handler(ws, ab.slice(base + start, base + start + len))
+              break
+            }
+            case UPGRADE: {
+              const raw = decodeRequest(b, start, start + len)
+              const route = this._routes[extra]
+              const res = new UpgradeResponse(this, id, raw)
+              this._pendingUpgrades.set(id, res)
+              route.behavior.upgrade(res, new HttpRequest(raw, route.paramNames), {})
+              break
+            }
+            case ABORTED: {
+              const res = this._pendingUpgrades.get(id)
+              if (res) res._abort()
               break
             }
             case DROPPED: {

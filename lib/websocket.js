@@ -1,6 +1,7 @@
 'use strict'
 // The uWS.js-shaped WebSocket object: an id and user data; native state lives in Rust.
 const { op, bytesOf } = require('./outbox')
+const { addressText, addressBytes } = require('./address')
 
 const CLOSED_ERROR = 'Invalid access of closed WebSocket'
 
@@ -137,9 +138,7 @@ class WebSocket {
   /** The peer's address as 4 bytes (IPv4) or 16 bytes (IPv6). */
   getRemoteAddress() {
     this._check()
-    const a = this._address
-    const mapped = a.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))
-    return new Uint8Array(mapped ? a.subarray(12, 16) : a.subarray(0, 16)).slice().buffer
+    return addressBytes(this._address)
   }
 
   /** `127.0.0.1` for IPv4 peers, compressed text for IPv6 (uWS.js gives the long mapped form). */
@@ -159,31 +158,6 @@ function topicString(topic) {
   if (typeof topic === 'string') return topic
   if (topic instanceof ArrayBuffer || ArrayBuffer.isView(topic)) return Buffer.from(bytesOf(topic)).toString()
   throw new TypeError('topic must be a string')
-}
-
-function addressText(a) {
-  const v4 = a.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))
-  if (v4) return `${a[12]}.${a[13]}.${a[14]}.${a[15]}`
-  const groups = []
-  for (let i = 0; i < 16; i += 2) groups.push(((a[i] << 8) | a[i + 1]).toString(16))
-  // Compress the longest run of zero groups (RFC 5952).
-  let best = -1
-  let bestLen = 1
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === '0') j++
-    if (j - i > bestLen) {
-      best = i
-      bestLen = j - i
-    }
-    i = j
-  }
-  if (best < 0) return groups.join(':')
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
 }
 
 module.exports = { WebSocket, CLOSED_ERROR, topicString }

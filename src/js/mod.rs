@@ -6,6 +6,7 @@ use crate::server::app::{AppCore, Behavior};
 use crate::server::conn::ConnShared;
 use crate::server::listener::{self, Listener};
 use crate::server::publish::{self, PublishStats};
+use crate::server::upgrade::Decision;
 use crate::server::{outbox, runtime};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -43,6 +44,7 @@ pub struct RouteOptions {
     pub has_ping_handler: bool,
     pub has_pong_handler: bool,
     pub has_drain_handler: bool,
+    pub has_upgrade_handler: bool,
 }
 
 #[napi(object)]
@@ -87,6 +89,7 @@ impl NativeApp {
             has_ping_handler: options.has_ping_handler,
             has_pong_handler: options.has_pong_handler,
             has_drain_handler: options.has_drain_handler,
+            has_upgrade_handler: options.has_upgrade_handler,
         };
         self.core.add_route(&pattern, behavior) as u32
     }
@@ -159,6 +162,41 @@ impl NativeApp {
         // SAFETY: the memory belongs to `table`, which the finalizer keeps alive until the
         // ArrayBuffer is collected.
         unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
+    }
+
+    /// `res.upgrade()`: completes a pending upgrade with a 101. `headers` are name/value
+    /// pairs, flattened. False if the client already went away.
+    #[napi]
+    pub fn accept_upgrade(
+        &self,
+        id: u32,
+        key: String,
+        protocol: Option<String>,
+        headers: Vec<String>,
+    ) -> bool {
+        let decision = Decision::Accept {
+            protocol: protocol.filter(|p| !p.is_empty()),
+            extra_headers: pairs(headers),
+            key,
+        };
+        self.core.lock_pending().answer(id, decision)
+    }
+
+    /// `res.end()` on an upgrade request: answers it with this response instead.
+    #[napi]
+    pub fn reject_upgrade(
+        &self,
+        id: u32,
+        status_line: String,
+        headers: Vec<String>,
+        body: &[u8],
+    ) -> bool {
+        let decision = Decision::Reject {
+            status_line,
+            headers: pairs(headers),
+            body: body.to_vec(),
+        };
+        self.core.lock_pending().answer(id, decision)
     }
 
     fn conn(&self, id: u32) -> Result<Arc<ConnShared>> {
@@ -280,6 +318,11 @@ impl NativeApp {
         self.last_publish.set(stats);
         stats.reached() + stats.dropped
     }
+}
+
+fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut it = flat.into_iter();
+    std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect()
 }
 
 fn check_topic(topic: &str) -> Result<()> {

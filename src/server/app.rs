@@ -7,6 +7,7 @@ use super::events::{kind, EventQueue, Waker};
 use super::publish::PubSub;
 use super::registry::Registry;
 use super::router::{best_match, Pattern};
+use super::upgrade::Pending;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub struct Behavior {
     pub has_ping_handler: bool,
     pub has_pong_handler: bool,
     pub has_drain_handler: bool,
+    pub has_upgrade_handler: bool,
 }
 
 impl Default for Behavior {
@@ -38,6 +40,7 @@ impl Default for Behavior {
             has_ping_handler: false,
             has_pong_handler: false,
             has_drain_handler: false,
+            has_upgrade_handler: false,
         }
     }
 }
@@ -55,6 +58,7 @@ pub struct AppCore {
     routes: RwLock<Vec<Route>>,
     pub registry: Mutex<Registry>,
     pub buffered: Arc<BufferedTable>,
+    pub pending: Mutex<Pending>,
     /// Frame encoding scratch for flushes from the JS thread.
     pub scratch: Mutex<Vec<u8>>,
 }
@@ -69,6 +73,7 @@ impl AppCore {
             registry: Mutex::new(Registry::default()),
             buffered: Arc::new(BufferedTable::new()),
             scratch: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
         })
     }
 
@@ -82,9 +87,10 @@ impl AppCore {
         routes.len() - 1
     }
 
-    pub fn route_for(&self, path: &str) -> Option<usize> {
+    /// The route for a path and its parameter values.
+    pub fn route_for(&self, path: &str) -> Option<(usize, Vec<String>)> {
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
-        best_match(routes.iter().map(|r| &r.pattern), path).map(|(i, _)| i)
+        best_match(routes.iter().map(|r| &r.pattern), path)
     }
 
     pub fn behavior(&self, route: usize) -> Behavior {
@@ -98,6 +104,7 @@ impl AppCore {
         stream: tokio::net::TcpStream,
         route: usize,
         peer: SocketAddr,
+        upgrade_id: u32,
     ) -> Option<Arc<ConnShared>> {
         let behavior = self.behavior(route);
         let policy = DeliveryPolicy {
@@ -111,15 +118,11 @@ impl AppCore {
             .lock_registry()
             .insert_with(|id| Arc::new(ConnShared::new(stream, buffered, id, policy, events)))?;
         let id = conn.id();
-        let mut addr = [0u8; 18];
-        let ip = match peer.ip() {
-            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-            std::net::IpAddr::V6(v6) => v6,
-        };
-        addr[..16].copy_from_slice(&ip.octets());
-        addr[16..].copy_from_slice(&peer.port().to_le_bytes());
+        let mut payload = [0u8; 22];
+        payload[..18].copy_from_slice(&address_bytes(peer));
+        payload[18..].copy_from_slice(&upgrade_id.to_le_bytes());
         self.events
-            .with_batch(|b| b.push(id, kind::OPEN, 0, route as u16, &addr));
+            .with_batch(|b| b.push(id, kind::OPEN, 0, route as u16, &payload));
         Some(conn)
     }
 
@@ -130,7 +133,23 @@ impl AppCore {
             .with_batch(|b| b.push(id, kind::CLOSE, 0, code, reason));
     }
 
+    pub fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A peer address as JS reads it: 16-byte IPv6 (IPv4 mapped) and the port, little endian.
+pub fn address_bytes(peer: SocketAddr) -> [u8; 18] {
+    let ip = match peer.ip() {
+        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        std::net::IpAddr::V6(v6) => v6,
+    };
+    let mut out = [0u8; 18];
+    out[..16].copy_from_slice(&ip.octets());
+    out[16..].copy_from_slice(&peer.port().to_le_bytes());
+    out
 }

@@ -5,6 +5,7 @@
 use super::app::{AppCore, Behavior};
 use super::conn::{command, ConnShared};
 use super::events::{kind, Batch, MessageBytes};
+use super::upgrade::{self, Decision};
 use crate::protocol::close;
 use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
 use crate::protocol::handshake::{self, HandshakeError, MAX_HEADER_BYTES};
@@ -30,15 +31,19 @@ thread_local! {
 
 pub async fn serve(app: Arc<AppCore>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let Some((stream, route, leftover)) = upgrade(&app, stream).await else {
+    let Some((stream, route, leftover, upgrade_id)) = upgrade(&app, stream, peer).await else {
         return;
     };
-    websocket(app, stream, route, leftover, peer).await;
+    websocket(app, stream, route, leftover, peer, upgrade_id).await;
 }
 
-/// Reads and answers the upgrade request. Returns the stream, the route index and any
-/// bytes that followed the request (the first frames), or None if the request failed.
-async fn upgrade(app: &AppCore, mut stream: TcpStream) -> Option<(TcpStream, usize, Vec<u8>)> {
+/// A completed upgrade: the stream, route index, bytes after the request (the first
+/// frames) and the id of the JS upgrade request that accepted it (0 without a handler).
+type Upgraded = (TcpStream, usize, Vec<u8>, u32);
+
+/// Reads and answers the upgrade request, asking the route's JS `upgrade` handler if it
+/// has one; None if the request failed or was rejected.
+async fn upgrade(app: &AppCore, mut stream: TcpStream, peer: SocketAddr) -> Option<Upgraded> {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let (req, consumed) = loop {
@@ -60,19 +65,53 @@ async fn upgrade(app: &AppCore, mut stream: TcpStream) -> Option<(TcpStream, usi
             Err(_) => return None,
         }
     };
-    let Some(route) = app.route_for(&req.url) else {
+    let Some((route, params)) = app.route_for(&req.url) else {
         let mut out = Vec::new();
         handshake::write_status_response(&mut out, "404 Not Found", &[], b"Not Found");
         let _ = stream.write_all(&out).await;
         return None;
     };
     let mut out = Vec::with_capacity(256);
-    handshake::write_accept_response(&mut out, &req.key, None, None, &[]);
+    let mut upgrade_id = 0;
+    if app.behavior(route).has_upgrade_handler {
+        let (id, decision) = upgrade::ask(app, &stream, &req, route, &params, peer).await?;
+        match decision {
+            Decision::Accept {
+                protocol,
+                extra_headers,
+                key,
+            } => {
+                upgrade_id = id;
+                handshake::write_accept_response(
+                    &mut out,
+                    &key,
+                    protocol.as_deref(),
+                    None,
+                    &extra_headers,
+                );
+            }
+            Decision::Reject {
+                status_line,
+                headers,
+                body,
+            } => {
+                // An empty status line is `res.close()`: no response at all.
+                if !status_line.is_empty() {
+                    handshake::write_status_response(&mut out, &status_line, &headers, &body);
+                    let _ = stream.write_all(&out).await;
+                }
+                let _ = stream.shutdown().await;
+                return None;
+            }
+        }
+    } else {
+        handshake::write_accept_response(&mut out, &req.key, None, None, &[]);
+    }
     stream.write_all(&out).await.ok()?;
-    Some((stream, route, buf.split_off(consumed)))
+    Some((stream, route, buf.split_off(consumed), upgrade_id))
 }
 
-async fn reject(mut stream: TcpStream, err: HandshakeError) -> Option<(TcpStream, usize, Vec<u8>)> {
+async fn reject(mut stream: TcpStream, err: HandshakeError) -> Option<Upgraded> {
     let mut out = Vec::new();
     err.write_response(&mut out);
     let _ = stream.write_all(&out).await;
@@ -160,9 +199,10 @@ async fn websocket(
     route: usize,
     mut leftover: Vec<u8>,
     peer: SocketAddr,
+    upgrade_id: u32,
 ) {
     let behavior = app.behavior(route);
-    let Some(conn) = app.open(stream, route, peer) else {
+    let Some(conn) = app.open(stream, route, peer, upgrade_id) else {
         return; // the App holds its maximum number of connections
     };
     let id = conn.id();

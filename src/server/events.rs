@@ -17,7 +17,8 @@ pub const HEADER_LEN: usize = 12;
 
 /// Kinds of event records; mirrored in `lib/events.js`.
 pub mod kind {
-    /// A WebSocket opened. `extra` = route index, payload = 16-byte IPv6 (v4-mapped) address + u16 port.
+    /// A WebSocket opened. `extra` = route index, payload = 16-byte IPv6 (v4-mapped)
+    /// address + u16 port + u32 id of the upgrade request JS accepted (0: none).
     pub const OPEN: u8 = 1;
     /// A message whose payload is inline. `flags` bit 0 = binary.
     pub const MESSAGE: u8 = 2;
@@ -31,6 +32,11 @@ pub mod kind {
     pub const DRAIN: u8 = 7;
     /// A publish was dropped for this socket by backpressure. `flags` bit 0 = binary.
     pub const DROPPED: u8 = 8;
+    /// An upgrade request for a JS `upgrade` handler. `id` = pending request id,
+    /// `extra` = route index, payload = the request (see `upgrade.rs`).
+    pub const UPGRADE: u8 = 9;
+    /// The client of a pending upgrade request went away (`res.onAborted`).
+    pub const ABORTED: u8 = 10;
 }
 
 /// Messages at least this large cross as their own zero-copy buffer instead of being

@@ -12,3 +12,4 @@ pub mod publish;
 pub mod registry;
 pub mod router;
 pub mod runtime;
+pub mod upgrade;
