@@ -1,7 +1,7 @@
 'use strict'
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { startServer, openClient, collect, waitClose, withTimeout, deferred } = require('./helpers')
+const { startServer, openClient, collect, waitClose, withTimeout, deferred, sleep, BIG_BACKPRESSURE } = require('./helpers')
 
 const T = { timeout: 15000 }
 
@@ -160,7 +160,7 @@ test('empty text and binary messages', T, async () => {
 })
 
 test('1 MiB binary and 1 MiB multi-byte text messages echo intact', T, async () => {
-  const s = echoServer({ maxPayloadLength: 2 * 1024 * 1024 })
+  const s = echoServer({ maxPayloadLength: 2 * 1024 * 1024, maxBackpressure: BIG_BACKPRESSURE })
   const c = await openClient(s.url())
   try {
     const bin = Buffer.alloc(1024 * 1024)
@@ -189,6 +189,7 @@ test('10 000 messages on one connection arrive in order', T, async () => {
   let outOfOrder = 0
   const s = startServer({
     '/*': {
+      maxBackpressure: BIG_BACKPRESSURE,
       message(ws, msg, isBinary) {
         const n = Number(Buffer.from(msg).toString())
         if (n !== serverSeq) outOfOrder++
@@ -216,6 +217,7 @@ test('10 000 server-initiated sends in one handler arrive in order', T, async ()
   const N = 10000
   const s = startServer({
     '/*': {
+      maxBackpressure: BIG_BACKPRESSURE,
       message(ws) {
         for (let i = 0; i < N; i++) ws.send(`m${i}`)
       },
@@ -284,6 +286,160 @@ test('echo from the server to a client that closes normally', T, async () => {
     c.close(1000)
     const { code } = await waitClose(c)
     assert.equal(code, 1000)
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('mixed small and large (>= 64 KiB) messages keep their order both ways', T, async () => {
+  const sizes = [5, 70 * 1024, 3, 200 * 1024, 0, 64 * 1024, 64 * 1024 - 1, 10, 300 * 1024, 1]
+  const order = []
+  const s = startServer({
+    '/*': {
+      maxPayloadLength: 1024 * 1024,
+      maxBackpressure: BIG_BACKPRESSURE,
+      message(ws, msg, isBinary) {
+        order.push(msg.byteLength)
+        ws.send(msg, isBinary)
+      },
+    },
+  })
+  const c = await openClient(s.url())
+  try {
+    const payloads = sizes.map((n, i) => Buffer.alloc(n, i + 1))
+    const got = collect(c, sizes.length)
+    for (const p of payloads) c.send(p)
+    const msgs = await got
+    assert.deepEqual(order, sizes)
+    assert.deepEqual(
+      msgs.map((m) => m.data.length),
+      sizes,
+    )
+    msgs.forEach((m, i) => assert.ok(m.data.equals(payloads[i]), `payload ${i} differs`))
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('server sends mixing small, large strings and large buffers in one handler keep order', T, async () => {
+  const big = Buffer.alloc(100 * 1024, 0x42)
+  const bigText = 'é'.repeat(50 * 1024) // 100 KiB of UTF-8
+  const s = startServer({
+    '/*': {
+      maxBackpressure: BIG_BACKPRESSURE,
+      open(ws) {
+        ws.send('a')
+        ws.send(big, true)
+        ws.send('b')
+        ws.send(bigText)
+        ws.cork(() => {
+          ws.send('c')
+          ws.send(big, true)
+        })
+        ws.send('d')
+      },
+    },
+  })
+  const c = new (require('ws'))(s.url())
+  try {
+    const msgs = await collect(c, 7)
+    assert.deepEqual(
+      msgs.map((m) => (m.data.length > 10 ? `${m.isBinary ? 'bin' : 'txt'}:${m.data.length}` : m.data.toString())),
+      ['a', `bin:${big.length}`, 'b', `txt:${Buffer.byteLength(bigText)}`, 'c', `bin:${big.length}`, 'd'],
+    )
+    assert.ok(msgs[1].data.equals(big))
+    assert.equal(msgs[3].data.toString(), bigText)
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('large messages from several connections in one batch go to the right sockets', T, async () => {
+  const s = echoServer({ maxPayloadLength: 1024 * 1024, maxBackpressure: BIG_BACKPRESSURE })
+  const clients = []
+  try {
+    for (let i = 0; i < 8; i++) clients.push(await openClient(s.url()))
+    const results = await Promise.all(
+      clients.map(async (c, i) => {
+        const got = collect(c, 3)
+        c.send(Buffer.alloc(80 * 1024, i))
+        c.send(`small ${i}`)
+        c.send(Buffer.alloc(90 * 1024, 100 + i))
+        return got
+      }),
+    )
+    results.forEach((msgs, i) => {
+      assert.ok(msgs[0].data.equals(Buffer.alloc(80 * 1024, i)), `client ${i} first`)
+      assert.equal(msgs[1].data.toString(), `small ${i}`)
+      assert.ok(msgs[2].data.equals(Buffer.alloc(90 * 1024, 100 + i)), `client ${i} third`)
+    })
+  } finally {
+    for (const c of clients) c.terminate()
+    s.close()
+  }
+})
+
+test('send() statuses: 1 when written, 0 under backpressure, 2 dropped past maxBackpressure (default 64 KiB)', T, async () => {
+  const statuses = deferred()
+  const s = startServer({
+    '/*': {
+      open(ws) {
+        try {
+          const small = ws.send('small')
+          const big = ws.send(Buffer.alloc(200 * 1024, 3), true)
+          const buffered = ws.getBufferedAmount()
+          const dropped = ws.send('dropped')
+          statuses.resolve({ small, big, dropped, buffered })
+        } catch (err) {
+          statuses.reject(err)
+        }
+      },
+    },
+  })
+  const c = new (require('ws'))(s.url())
+  const got = []
+  c.on('message', (d, isBinary) => got.push(isBinary ? `bin:${d.length}` : d.toString()))
+  try {
+    const r = await withTimeout(statuses.promise, 5000, 'open')
+    assert.equal(r.small, 1, 'small send status')
+    assert.equal(r.big, 0, 'send over the limit status (BACKPRESSURE)')
+    assert.ok(r.buffered >= 200 * 1024, `getBufferedAmount ${r.buffered}`)
+    assert.equal(r.dropped, 2, 'send while over the limit status (DROPPED)')
+    await withTimeout(
+      (async () => {
+        while (got.length < 2) await sleep(10)
+      })(),
+      5000,
+      () => `2 messages (got ${JSON.stringify(got)})`,
+    )
+    await sleep(100)
+    assert.deepEqual(got, ['small', `bin:${200 * 1024}`])
+  } finally {
+    c.terminate()
+    s.close()
+  }
+})
+
+test('maxBackpressure: 0 disables dropping', T, async () => {
+  const statuses = []
+  const s = startServer({
+    '/*': {
+      maxBackpressure: 0,
+      open(ws) {
+        statuses.push(ws.send(Buffer.alloc(300 * 1024, 1), true))
+        statuses.push(ws.send('still sent'))
+      },
+    },
+  })
+  const c = new (require('ws'))(s.url())
+  try {
+    const msgs = await collect(c, 2)
+    assert.equal(msgs[0].data.length, 300 * 1024)
+    assert.equal(msgs[1].data.toString(), 'still sent')
+    assert.ok(!statuses.includes(2), `statuses ${statuses}`)
   } finally {
     c.terminate()
     s.close()

@@ -18,12 +18,18 @@ function withTimeout(promise, ms, what = 'operation') {
   return Promise.race([
     promise,
     new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+      timer = setTimeout(() => {
+        const text = typeof what === 'function' ? what() : what
+        reject(new Error(`timed out after ${ms} ms waiting for ${text}`))
+      }, ms)
     }),
   ]).finally(() => clearTimeout(timer))
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Large enough that the tests' big sends are never dropped by the default 64 KiB maxBackpressure. */
+const BIG_BACKPRESSURE = 64 * 1024 * 1024
 
 /**
  * Starts a server with the given routes ({ pattern: behavior } or [[pattern, behavior], ...])
@@ -84,7 +90,7 @@ function collect(ws, n, ms = 10000) {
       if (out.length < n) reject(new Error(`closed (${code}) after ${out.length}/${n} messages`))
     })
   })
-  return withTimeout(p, ms, `${n} messages (got ${out.length})`).finally(() => ws.off('message', onMessage))
+  return withTimeout(p, ms, () => `${n} messages (got ${out.length})`).finally(() => ws.off('message', onMessage))
 }
 
 /** Resolves with { code, reason: string } when the `ws` client closes. */
@@ -364,6 +370,7 @@ async function rawRequest(port, request, ms = 5000) {
 
 module.exports = {
   REPO,
+  BIG_BACKPRESSURE,
   rsws,
   WS,
   GUID,

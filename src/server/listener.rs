@@ -12,11 +12,16 @@ use tokio::task::JoinHandle;
 
 pub struct Listener {
     pub port: u16,
+    socket: Arc<TcpListener>,
     task: JoinHandle<()>,
 }
 
 impl Listener {
+    /// Stops accepting at once: shutting the socket down takes it out of the listening
+    /// state synchronously (a connect right after this is refused), while the accept task
+    /// and with it the descriptor go away asynchronously.
     pub fn close(&self) {
+        let _ = socket2::SockRef::from(&*self.socket).shutdown(std::net::Shutdown::Both);
         self.task.abort();
     }
 }
@@ -66,18 +71,20 @@ fn bind(addr: SocketAddr, exclusive: bool) -> std::io::Result<std::net::TcpListe
 fn start(app: &Arc<AppCore>, socket: std::net::TcpListener) -> std::io::Result<Listener> {
     let rt = runtime::get(None);
     let _guard = rt.enter();
-    let listener = TcpListener::from_std(socket)?;
-    let port = listener.local_addr()?.port();
-    let task = rt.spawn(accept_loop(app.clone(), listener));
-    Ok(Listener { port, task })
+    let socket = Arc::new(TcpListener::from_std(socket)?);
+    let port = socket.local_addr()?.port();
+    let task = rt.spawn(accept_loop(app.clone(), socket.clone()));
+    Ok(Listener { port, socket, task })
 }
 
-async fn accept_loop(app: Arc<AppCore>, listener: TcpListener) {
+async fn accept_loop(app: Arc<AppCore>, listener: Arc<TcpListener>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 tokio::spawn(connection::serve(app.clone(), stream, peer));
             }
+            // Shut down by `close`: the task is being aborted.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return,
             // Out of file descriptors or similar: back off instead of spinning.
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
         }
