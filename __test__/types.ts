@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by `npm test`: the typings must accept uWS.js-style code
 // and reject misuse (the @ts-expect-error lines fail the build if they stop being errors).
 import { App, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT } from '..'
-import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats } from '..'
+import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats, HttpRequest, HttpResponse } from '..'
 
 interface User {
   name: string
@@ -9,6 +9,20 @@ interface User {
 
 const app: TemplatedApp = App({ ioThreads: 1, pubsub: 'types' })
 app.ws<User>('/chat/:room', {
+  upgrade: async (res: HttpResponse, req: HttpRequest, context) => {
+    res.onAborted(() => {})
+    const key = req.getHeader('sec-websocket-key')
+    const room: string | undefined = req.getParameter('room') ?? req.getParameter(0)
+    const token: string | undefined = req.getQuery('token')
+    req.forEach((k: string, v: string) => void [k, v])
+    await Promise.resolve()
+    if (res.aborted) return
+    if (!token) return void res.writeStatus('401 Unauthorized').end('no token')
+    res.cork(() => {
+      res.writeStatus('101 Switching Protocols').writeHeader('x-room', room ?? '')
+      res.upgrade<User>({ name: token }, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
+    })
+  },
   maxPayloadLength: 1 << 20,
   idleTimeout: 30,
   maxBackpressure: 1 << 16,
