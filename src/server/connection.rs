@@ -303,6 +303,7 @@ impl Connection {
         let id = self.id;
         let behavior = &self.behavior;
         let receiver = &mut self.receiver;
+        let conn = &self.conn;
         let ((result, peer_close), full) = self.app.events.with_batch(|batch| {
             let mut sink = Sink {
                 batch,
@@ -313,11 +314,14 @@ impl Connection {
                 discard: false,
             };
             let result = receiver.receive(data, &mut sink);
-            (result, sink.peer_close)
+            let peer_close = sink.peer_close;
+            // Pongs go out before JS is woken (at the end of with_batch), so they precede
+            // anything the application sends in answer to the same read.
+            if !replies.is_empty() {
+                conn.write(&replies, false);
+            }
+            (result, peer_close)
         });
-        if !replies.is_empty() {
-            self.conn.write(&replies, false);
-        }
         if let Err(CloseError { code, reason }) = result {
             self.send_close(code, reason.as_bytes());
             return Step::End(Ending::new(code, reason));
