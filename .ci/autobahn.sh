@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cases=${1:-'1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'}
 autobahn=${AUTOBAHN_TOOLS:-../shared/tools/autobahn}
+if [ ! -x "$autobahn/run-server-suite.sh" ]; then
+  echo "autobahn: $autobahn/run-server-suite.sh not found (set AUTOBAHN_TOOLS)" >&2
+  exit 2
+fi
 port=${AUTOBAHN_PORT:-9301}
 
 PORT=$port node examples/echo.js &
