@@ -31,7 +31,10 @@ thread_local! {
 
 pub async fn serve(app: Arc<AppCore>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let Some((stream, route, leftover, upgrade_id)) = upgrade(&app, stream, peer).await else {
+    // Boxed (here and for closing): these phases are short, and an unboxed future would
+    // make every idle connection's task as large as the largest phase.
+    let Some((stream, route, leftover, upgrade_id)) = Box::pin(upgrade(&app, stream, peer)).await
+    else {
         return;
     };
     websocket(app, stream, route, leftover, peer, upgrade_id).await;
@@ -44,26 +47,10 @@ type Upgraded = (TcpStream, usize, Vec<u8>, u32);
 /// Reads and answers the upgrade request, asking the route's JS `upgrade` handler if it
 /// has one; None if the request failed or was rejected.
 async fn upgrade(app: &AppCore, mut stream: TcpStream, peer: SocketAddr) -> Option<Upgraded> {
-    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let (req, consumed) = loop {
-        match handshake::parse_upgrade_request(&buf) {
-            Ok(Some(done)) => break done,
-            Ok(None) if buf.len() < MAX_HEADER_BYTES => {}
-            Ok(None) => return reject(stream, HandshakeError::HeadersTooLarge).await,
-            Err(e) => return reject(stream, e).await,
-        }
-        tokio::select! {
-            r = stream.readable() => r.ok()?,
-            _ = sleep_until(deadline) => return None,
-        }
-        buf.reserve(2048);
-        match stream.try_read_buf(&mut buf) {
-            Ok(0) => return None,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return None,
-        }
+    let (req, leftover) = match read_request(&stream).await {
+        Ok(done) => done,
+        Err(Some(e)) => return reject(stream, e).await,
+        Err(None) => return None,
     };
     let Some((route, params)) = app.route_for(&req.url) else {
         let mut out = Vec::new();
@@ -108,7 +95,52 @@ async fn upgrade(app: &AppCore, mut stream: TcpStream, peer: SocketAddr) -> Opti
         handshake::write_accept_response(&mut out, &req.key, None, None, &[]);
     }
     stream.write_all(&out).await.ok()?;
-    Some((stream, route, buf.split_off(consumed), upgrade_id))
+    Some((stream, route, leftover, upgrade_id))
+}
+
+/// Reads the upgrade request through the thread's scratch buffer, keeping bytes per
+/// connection only while a request is incomplete (a whole request usually arrives in one
+/// read). Returns the request and the bytes after it; Err(None) when the peer left or
+/// timed out.
+async fn read_request(
+    stream: &TcpStream,
+) -> Result<(handshake::UpgradeRequest, Vec<u8>), Option<HandshakeError>> {
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    let mut partial: Vec<u8> = Vec::new();
+    loop {
+        tokio::select! {
+            r = stream.readable() => r.map_err(|_| None)?,
+            _ = sleep_until(deadline) => return Err(None),
+        }
+        let step = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let n = match stream.try_read(&mut scratch) {
+                Ok(0) => return Err(None),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+                Err(_) => return Err(None),
+            };
+            let was_empty = partial.is_empty();
+            if !was_empty {
+                partial.extend_from_slice(&scratch[..n]);
+            }
+            let data: &[u8] = if was_empty { &scratch[..n] } else { &partial };
+            match handshake::parse_upgrade_request(data) {
+                Ok(Some((req, consumed))) => Ok(Some((req, data[consumed..].to_vec()))),
+                Ok(None) if data.len() < MAX_HEADER_BYTES => {
+                    if was_empty {
+                        partial = scratch[..n].to_vec();
+                    }
+                    Ok(None)
+                }
+                Ok(None) => Err(Some(HandshakeError::HeadersTooLarge)),
+                Err(e) => Err(Some(e)),
+            }
+        })?;
+        if let Some(done) = step {
+            return Ok(done);
+        }
+    }
 }
 
 async fn reject(mut stream: TcpStream, err: HandshakeError) -> Option<Upgraded> {
@@ -226,7 +258,7 @@ async fn websocket(
         Some(e) => e,
         None => c.run().await,
     };
-    c.finish(ending).await;
+    Box::pin(c.finish(ending)).await;
 }
 
 impl Connection {
@@ -241,7 +273,7 @@ impl Connection {
                 _ = self.conn.notify.notified() => {
                     match self.conn.command() {
                         command::ABORT => return Ending::new(close::ABNORMAL, ""),
-                        command::END => return self.server_closing().await,
+                        command::END => return Box::pin(self.server_closing()).await,
                         _ => {}
                     }
                 }
@@ -471,5 +503,38 @@ async fn linger_close(stream: &TcpStream) {
             }
             _ = sleep_until(deadline) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::events::Waker;
+    use crate::server::publish::PubSub;
+
+    struct NoWake;
+    impl Waker for NoWake {
+        fn wake(&self) {}
+    }
+
+    /// Every idle connection holds one of these futures: keep it small.
+    #[test]
+    fn connection_task_is_small() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (stream, peer) = listener.accept().await.unwrap();
+            let app = AppCore::new(Box::new(NoWake), Arc::new(PubSub::default()));
+            let task = serve(app, stream, peer);
+            let size = std::mem::size_of_val(&task);
+            println!("connection task future: {size} bytes");
+            assert!(size < 1536, "connection task future is {size} bytes");
+        });
     }
 }
