@@ -1,6 +1,8 @@
 'use strict'
 // Peer addresses as the server reports them: 16 bytes (IPv4 mapped into IPv6) + port.
 
+const encoder = new TextEncoder()
+
 function isMappedV4(a) {
   return a.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))
 }
@@ -35,4 +37,9 @@ function addressText(a) {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
 }
 
-module.exports = { addressText, addressBytes }
+/** The address text as a fresh ArrayBuffer, as getRemoteAddressAsText() returns it. */
+function addressTextBuffer(a) {
+  return encoder.encode(addressText(a)).buffer
+}
+
+module.exports = { addressText, addressBytes, addressTextBuffer }

@@ -220,7 +220,7 @@ class TemplatedApp {
     const close = this._routes[ws._route].behavior.close
     if (close) {
       try {
-        close(ws, code, reason ? new Uint8Array(reason).slice().buffer : EMPTY)
+        close(ws, code, reason ? new Uint8Array(reason).buffer : EMPTY)
       } catch (err) {
         report(err)
       }

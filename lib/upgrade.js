@@ -3,7 +3,7 @@
 // HttpRequest and HttpResponse. Unlike uWS.js, `req` stays valid after the handler
 // returns, and a handler that never answers just leaves the request pending.
 const { bytesOf } = require('./outbox')
-const { addressText, addressBytes } = require('./address')
+const { addressBytes, addressTextBuffer } = require('./address')
 
 const decoder = new TextDecoder()
 
@@ -181,7 +181,7 @@ class UpgradeResponse {
   }
 
   getRemoteAddressAsText() {
-    return new TextEncoder().encode(addressText(this._raw.address)).buffer
+    return addressTextBuffer(this._raw.address)
   }
 
   getRemotePort() {

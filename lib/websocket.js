@@ -1,7 +1,7 @@
 'use strict'
 // The uWS.js-shaped WebSocket object: an id and user data; native state lives in Rust.
 const { op, bytesOf } = require('./outbox')
-const { addressText, addressBytes } = require('./address')
+const { addressBytes, addressTextBuffer } = require('./address')
 
 const CLOSED_ERROR = 'Invalid access of closed WebSocket'
 
@@ -144,7 +144,7 @@ class WebSocket {
   /** `127.0.0.1` for IPv4 peers, compressed text for IPv6 (uWS.js gives the long mapped form). */
   getRemoteAddressAsText() {
     this._check()
-    return new TextEncoder().encode(addressText(this._address)).buffer
+    return addressTextBuffer(this._address)
   }
 
   getRemotePort() {

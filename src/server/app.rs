@@ -103,10 +103,10 @@ impl AppCore {
         &self,
         stream: tokio::net::TcpStream,
         route: usize,
+        behavior: &Behavior,
         peer: SocketAddr,
         upgrade_id: u32,
     ) -> Option<Arc<ConnShared>> {
-        let behavior = self.behavior(route);
         let policy = DeliveryPolicy {
             max_backpressure: behavior.max_backpressure,
             close_on_backpressure_limit: behavior.close_on_backpressure_limit,

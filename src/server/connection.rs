@@ -4,7 +4,7 @@
 
 use super::app::{AppCore, Behavior};
 use super::conn::{command, ConnShared};
-use super::events::{kind, Batch, MessageBytes};
+use super::events::{kind, Batch};
 use super::upgrade::{self, Decision};
 use crate::protocol::close;
 use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
@@ -168,11 +168,7 @@ impl Handler for Sink<'_> {
         if self.discard {
             return;
         }
-        let bytes = match payload {
-            Payload::Borrowed(s) => MessageBytes::Borrowed(s),
-            Payload::Owned(v) => MessageBytes::Owned(v),
-        };
-        self.batch.push_message(self.id, binary, bytes);
+        self.batch.push_message(self.id, binary, payload);
     }
 
     fn ping(&mut self, payload: &[u8]) {
@@ -234,7 +230,7 @@ async fn websocket(
     upgrade_id: u32,
 ) {
     let behavior = app.behavior(route);
-    let Some(conn) = app.open(stream, route, peer, upgrade_id) else {
+    let Some(conn) = app.open(stream, route, &behavior, peer, upgrade_id) else {
         return; // the App holds its maximum number of connections
     };
     let id = conn.id();

@@ -9,6 +9,7 @@
 //! Record layout (little endian), 12-byte header then payload:
 //! `u32 id | u8 kind | u8 flags | u16 extra | u32 len | payload[len]`
 
+use crate::protocol::receiver::Payload;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tokio::sync::Notify;
@@ -73,35 +74,17 @@ impl Batch {
         self.records.extend_from_slice(payload);
     }
 
-    /// A message; large owned payloads move into the side list without a copy.
-    pub fn push_message(&mut self, id: u32, binary: bool, payload: MessageBytes<'_>) {
+    /// A message; a large owned payload (an assembled message) moves into the side list
+    /// without a copy.
+    pub fn push_message(&mut self, id: u32, binary: bool, payload: Payload<'_>) {
         let flags = binary as u8;
-        match payload {
-            MessageBytes::Owned(v) if v.len() >= LARGE_MESSAGE => {
-                self.header(id, kind::MESSAGE_LARGE, flags, 0, 0);
-                self.large.push(v);
-            }
-            MessageBytes::Owned(v) => self.push(id, kind::MESSAGE, flags, 0, &v),
-            MessageBytes::Borrowed(s) if s.len() >= LARGE_MESSAGE => {
-                self.header(id, kind::MESSAGE_LARGE, flags, 0, 0);
-                self.large.push(s.to_vec());
-            }
-            MessageBytes::Borrowed(s) => self.push(id, kind::MESSAGE, flags, 0, s),
+        if payload.as_slice().len() >= LARGE_MESSAGE {
+            self.header(id, kind::MESSAGE_LARGE, flags, 0, 0);
+            self.large.push(payload.into_vec());
+        } else {
+            self.push(id, kind::MESSAGE, flags, 0, payload.as_slice());
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.records.len() + self.large.iter().map(Vec::len).sum::<usize>()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.large.is_empty()
-    }
-}
-
-pub enum MessageBytes<'a> {
-    Borrowed(&'a [u8]),
-    Owned(Vec<u8>),
 }
 
 pub struct EventQueue {

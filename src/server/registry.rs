@@ -12,7 +12,6 @@ use std::sync::Arc;
 pub struct Registry {
     slots: Vec<Option<Arc<ConnShared>>>,
     free: Vec<u32>,
-    live: usize,
 }
 
 impl Registry {
@@ -31,7 +30,6 @@ impl Registry {
         };
         let conn = make(id);
         self.slots[id as usize] = Some(conn.clone());
-        self.live += 1;
         Some(conn)
     }
 
@@ -43,16 +41,7 @@ impl Registry {
         if let Some(slot) = self.slots.get_mut(id as usize) {
             if slot.take().is_some() {
                 self.free.push(id);
-                self.live -= 1;
             }
         }
-    }
-
-    pub fn live(&self) -> usize {
-        self.live
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<ConnShared>> {
-        self.slots.iter().flatten()
     }
 }

@@ -5,7 +5,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Static(String),
-    Param(String),
+    Param,
     Wildcard,
 }
 
@@ -20,25 +20,14 @@ impl Pattern {
             .map(|s| {
                 if s == "*" {
                     Segment::Wildcard
-                } else if let Some(name) = s.strip_prefix(':') {
-                    Segment::Param(name.to_string())
+                } else if s.starts_with(':') {
+                    Segment::Param
                 } else {
                     Segment::Static(s.to_string())
                 }
             })
             .collect();
         Pattern { segments }
-    }
-
-    /// Parameter names in order, for `req.getParameter(name)`.
-    pub fn param_names(&self) -> Vec<String> {
-        self.segments
-            .iter()
-            .filter_map(|s| match s {
-                Segment::Param(n) => Some(n.clone()),
-                _ => None,
-            })
-            .collect()
     }
 
     /// Matches a URL path; returns the rank (lower is more specific) and parameter values.
@@ -58,7 +47,7 @@ impl Pattern {
                     }
                     rank.push(0);
                 }
-                Segment::Param(_) => {
+                Segment::Param => {
                     params.push(parts.next()?.to_string());
                     rank.push(1);
                 }
