@@ -69,6 +69,8 @@ class TemplatedApp {
     /** User data of accepted upgrades until their OPEN event. */
     this._userData = new Map()
     this._listeners = new Set()
+    /** Callbacks told of every CLOSE event from Rust: (id, code), for shutdown(). */
+    this._closeWaiters = new Set()
     this._active = 0
   }
 
@@ -79,6 +81,7 @@ class TemplatedApp {
     const route = this._native.addRoute(pattern, {
       maxPayloadLength: behaviorNumber(behavior, 'maxPayloadLength', 16 * 1024),
       idleTimeout: behaviorNumber(behavior, 'idleTimeout', 120),
+      maxLifetime: behaviorNumber(behavior, 'maxLifetime', 0),
       sendPingsAutomatically: behavior.sendPingsAutomatically !== false,
       maxBackpressure,
       closeOnBackpressureLimit: behavior.closeOnBackpressureLimit === true,
@@ -120,6 +123,86 @@ class TemplatedApp {
     }
     cb(token)
     return this
+  }
+
+  /** listen_unix(cb, path): listens on a Unix domain socket (callback first, as uWS.js). */
+  listen_unix(cb, path) {
+    if (typeof cb !== 'function') throw new TypeError('listen_unix needs a callback')
+    if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string')
+    const result = this._native.listenUnix(path)
+    let token = false
+    if (result) {
+      token = new ListenSocket(this, result.id, 0)
+      this._listeners.add(token)
+      this._retain()
+    }
+    cb(token)
+    return this
+  }
+
+  /** Stops listening and refuses handshakes in progress; pending upgrades are answered. */
+  _stopAccepting(status) {
+    this._native.stopAccepting()
+    for (const token of this._listeners) {
+      token._open = false
+      this._releaseRef()
+    }
+    this._listeners.clear()
+    for (const res of [...this._pendingUpgrades.values()]) {
+      this._native.rejectUpgrade(res._id, status, [], textEncoder.encode(status ? 'Server closing' : ''))
+      res._abort()
+    }
+  }
+
+  /** uWS.js v20 semantics: stop listening and drop every connection now (no close
+   * frame); each socket's close handler runs before this returns, with code 1006. */
+  close() {
+    this._stopAccepting('')
+    for (const ws of this._sockets) if (ws !== undefined && !ws._closed) ws.close()
+    return this
+  }
+
+  /** Graceful: stops accepting, ends every socket with `code`/`reason`, and resolves
+   * once every closing handshake finished or `timeoutMs` passed (the rest are dropped):
+   * `{ sockets, graceful, forced }`. */
+  shutdown(options = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    const { code = 1001, reason = '', timeoutMs = 10000 } = options
+    if (!Number.isInteger(code) || code < 1000 || code > 4999) throw new RangeError('code must be a close code (1000-4999)')
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new TypeError('timeoutMs must be a non-negative number')
+    this._stopAccepting('503 Service Unavailable')
+    const waiting = new Set()
+    const result = { sockets: 0, graceful: 0, forced: 0 }
+    for (const ws of this._sockets) {
+      if (ws === undefined) continue
+      // Sockets already ended by the app are waited for too; closed ones are not.
+      waiting.add(ws._id)
+      result.sockets++
+      if (!ws._closed) ws.end(code, reason)
+    }
+    this._out.flush()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this._closeWaiters.delete(onClose)
+        resolve(result)
+      }
+      const onClose = (id, closeCode) => {
+        if (!waiting.delete(id)) return
+        if (closeCode === 1006) result.forced++
+        else result.graceful++
+        if (waiting.size === 0) done()
+      }
+      const timer = setTimeout(() => {
+        for (const id of waiting) {
+          const ws = this._sockets[id]
+          if (ws !== undefined) this._out.command(id, op.CLOSE, 0, 0)
+        }
+        this._out.flush()
+      }, timeoutMs)
+      this._closeWaiters.add(onClose)
+      if (waiting.size === 0) done()
+    })
   }
 
   _closeListener(token) {
@@ -283,6 +366,7 @@ class TemplatedApp {
               const ws = this._sockets[id]
               this._sockets[id] = undefined
               this._out.command(id, op.RELEASE, 0, 0)
+              for (const waiter of this._closeWaiters) waiter(id, extra)
               if (ws === undefined) break
               this._releaseRef()
               this._closed(ws, extra, b.subarray(start, start + len))

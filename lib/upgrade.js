@@ -58,7 +58,8 @@ class HttpRequest {
   /** The whole query string without '?', or one decoded value (undefined if absent). */
   getQuery(key) {
     const query = this._raw.query
-    if (key === undefined) return query
+    // As uWS.js: no query string reads as undefined.
+    if (key === undefined) return query === '' ? undefined : query
     for (const pair of query.split('&')) {
       const eq = pair.indexOf('=')
       const name = eq < 0 ? pair : pair.slice(0, eq)

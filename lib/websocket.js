@@ -21,6 +21,9 @@ class WebSocket {
     this._userData = userData
     this._address = address
     this._closed = false
+    /** A fragmented message in progress: null, 'sending', or 'dropped' (its first
+     * fragment was refused, so the rest are refused too). */
+    this._fragment = null
   }
 
   _check() {
@@ -29,8 +32,48 @@ class WebSocket {
 
   send(message, isBinary = false, compress = false) {
     this._check()
+    this._noFragment('send')
     void compress
     return this._frame(isBinary ? op.BINARY : op.TEXT, false, message, isBinary)
+  }
+
+  /** Starts a fragmented message; finish it with sendLastFragment. Publishes to this
+   * socket wait until it is finished, so they never land between its fragments. */
+  sendFirstFragment(message, isBinary = false, compress = false) {
+    this._check()
+    this._noFragment('sendFirstFragment')
+    void compress
+    const status = this._frame(isBinary ? op.BINARY : op.TEXT, true, message, isBinary)
+    this._fragment = status === DROPPED ? 'dropped' : 'sending'
+    return status
+  }
+
+  sendFragment(message, compress = false) {
+    return this._continuation(message, true, compress)
+  }
+
+  sendLastFragment(message, compress = false) {
+    return this._continuation(message, false, compress)
+  }
+
+  _continuation(message, more, compress) {
+    this._check()
+    void compress
+    if (this._fragment === null) throw new Error('No fragmented message in progress: call sendFirstFragment first')
+    if (this._fragment === 'dropped') {
+      if (!more) this._fragment = null
+      return DROPPED
+    }
+    // Never dropped once started: a missing fragment would corrupt the stream.
+    const status = this._frame(op.CONTINUATION, more, message, true, false)
+    if (!more) this._fragment = null
+    return status
+  }
+
+  _noFragment(what) {
+    if (this._fragment !== null) {
+      throw new Error(`${what}() while a fragmented message is in progress: finish it with sendLastFragment()`)
+    }
   }
 
   ping(message = '') {
@@ -39,13 +82,13 @@ class WebSocket {
   }
 
   /** Queues a frame unless the socket is past maxBackpressure; returns the uWS.js status. */
-  _frame(opcode, more, message, isBinary) {
+  _frame(opcode, more, message, isBinary, mayDrop = true) {
     const out = this._app._out
     const route = this._app._routes[this._route]
     const limit = route.maxBackpressure
     const queued = this._app._bufferedView[this._id]
     const amount = queued + (this._epoch === out.epoch ? this._pending : 0)
-    if (limit > 0 && amount > limit) {
+    if (mayDrop && limit > 0 && amount > limit) {
       this._app._dropped(this, route, message, isBinary)
       return DROPPED
     }
@@ -69,7 +112,8 @@ class WebSocket {
       reason = typeof shortMessage === 'string' ? Buffer.from(shortMessage) : bytesOf(shortMessage)
     }
     this._app._out.command(this._id, op.END, 0, code, reason)
-    this._app._closed(this, code === 0 ? 1005 : code, reason)
+    // The close handler sees the code as given (0 when none), as in uWS.js.
+    this._app._closed(this, code, reason)
   }
 
   /** Drops the connection without a closing handshake; the close handler runs now. */

@@ -45,6 +45,8 @@ pub struct RouteOptions {
     pub has_pong_handler: bool,
     pub has_drain_handler: bool,
     pub has_upgrade_handler: bool,
+    /// Minutes; 0 disables.
+    pub max_lifetime: f64,
 }
 
 #[napi(object)]
@@ -78,10 +80,10 @@ impl NativeApp {
 
     #[napi]
     pub fn add_route(&self, pattern: String, options: RouteOptions) -> u32 {
-        let seconds = options.idle_timeout.max(0.0);
         let behavior = Behavior {
             max_payload_length: clamp_len(options.max_payload_length),
-            idle_timeout: (seconds > 0.0).then(|| Duration::from_secs_f64(seconds)),
+            idle_timeout: duration(options.idle_timeout),
+            max_lifetime: duration(options.max_lifetime * 60.0),
             send_pings_automatically: options.send_pings_automatically,
             max_backpressure: clamp_len(options.max_backpressure),
             close_on_backpressure_limit: options.close_on_backpressure_limit,
@@ -103,6 +105,7 @@ impl NativeApp {
         exclusive: bool,
     ) -> Option<ListenResult> {
         let port = u16::try_from(port).ok()?;
+        self.core.set_refusing(false);
         let l = listener::listen(&self.core, host.as_deref(), port, exclusive).ok()?;
         let port = l.port as u32;
         self.listeners.push(Some(l));
@@ -110,6 +113,35 @@ impl NativeApp {
             id: (self.listeners.len() - 1) as u32,
             port,
         })
+    }
+
+    /// Listens on a Unix domain socket; `None` when the path cannot be bound (or on
+    /// platforms without Unix sockets).
+    #[napi]
+    pub fn listen_unix(&mut self, path: String) -> Option<ListenResult> {
+        self.core.set_refusing(false);
+        #[cfg(unix)]
+        let l = listener::listen_unix(&self.core, &path).ok()?;
+        #[cfg(not(unix))]
+        let l: Listener = {
+            let _ = path;
+            return None;
+        };
+        self.listeners.push(Some(l));
+        Some(ListenResult {
+            id: (self.listeners.len() - 1) as u32,
+            port: 0,
+        })
+    }
+
+    /// `app.close()`/`shutdown()`: closes every listener and refuses handshakes in
+    /// progress (503), until the next `listen`.
+    #[napi]
+    pub fn stop_accepting(&mut self) {
+        self.core.set_refusing(true);
+        for l in self.listeners.iter_mut().filter_map(Option::take) {
+            l.close();
+        }
     }
 
     /// Closes a listener; returns false if it was already closed.
@@ -341,4 +373,13 @@ fn clamp_len(n: f64) -> usize {
     } else {
         n.clamp(0.0, usize::MAX as f64) as usize
     }
+}
+
+/// A timeout from JS seconds: None for 0 (disabled); huge values saturate instead of
+/// panicking.
+fn duration(seconds: f64) -> Option<Duration> {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::from_secs(u32::MAX as u64)))
 }

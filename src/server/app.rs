@@ -9,6 +9,7 @@ use super::registry::Registry;
 use super::router::{best_match, Pattern};
 use super::upgrade::Pending;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use std::time::Duration;
 pub struct Behavior {
     pub max_payload_length: usize,
     pub idle_timeout: Option<Duration>,
+    /// `maxLifetime`: the connection is closed (1006) this long after it opened.
+    pub max_lifetime: Option<Duration>,
     pub send_pings_automatically: bool,
     /// Bytes queued per socket past which sends and publishes are dropped (0 = none).
     pub max_backpressure: usize,
@@ -33,6 +36,7 @@ impl Default for Behavior {
         Behavior {
             max_payload_length: 16 * 1024,
             idle_timeout: Some(Duration::from_secs(120)),
+            max_lifetime: None,
             send_pings_automatically: true,
             max_backpressure: 64 * 1024,
             close_on_backpressure_limit: false,
@@ -61,6 +65,8 @@ pub struct AppCore {
     pub pending: Mutex<Pending>,
     /// Frame encoding scratch for flushes from the JS thread.
     pub scratch: Mutex<Vec<u8>>,
+    /// Set by `app.close()`/`shutdown()`: handshakes in progress are refused.
+    refusing: AtomicBool,
 }
 
 impl AppCore {
@@ -74,6 +80,7 @@ impl AppCore {
             buffered: Arc::new(BufferedTable::new()),
             scratch: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
+            refusing: AtomicBool::new(false),
         })
     }
 
@@ -98,10 +105,20 @@ impl AppCore {
         routes[route].behavior.clone()
     }
 
-    /// Registers an open connection and reports it to JS; None when the App is full.
+    /// Refuses (or again accepts) connections that have not completed their handshake.
+    pub fn set_refusing(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::Release);
+    }
+
+    pub fn is_refusing(&self) -> bool {
+        self.refusing.load(Ordering::Acquire)
+    }
+
+    /// Registers an open connection and reports it to JS; None when the App is full or
+    /// closing.
     pub fn open(
         &self,
-        stream: tokio::net::TcpStream,
+        stream: super::stream::Stream,
         route: usize,
         behavior: &Behavior,
         peer: SocketAddr,
@@ -112,6 +129,9 @@ impl AppCore {
             close_on_backpressure_limit: behavior.close_on_backpressure_limit,
             has_dropped_handler: behavior.has_dropped_handler,
         };
+        if self.is_refusing() {
+            return None;
+        }
         let events = self.events.clone();
         let buffered = self.buffered.clone();
         let conn = self

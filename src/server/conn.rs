@@ -7,12 +7,12 @@
 
 use super::buffered::BufferedTable;
 use super::events::{kind, EventQueue};
+use super::stream::Stream;
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 /// Outcome of queueing a frame, as uWS.js reports it: written, buffered, or dropped.
@@ -46,10 +46,14 @@ struct Outbound {
     queue: VecDeque<Bytes>,
     /// Set once the close frame was queued or the socket is gone: later frames are dropped.
     closed: bool,
+    /// A fragmented message is being sent (its last frame had FIN clear): publishes wait
+    /// in `held` so they cannot land between its fragments.
+    fragmenting: bool,
+    held: VecDeque<Bytes>,
 }
 
 pub struct ConnShared {
-    pub stream: TcpStream,
+    pub stream: Stream,
     out: Mutex<Outbound>,
     /// Bytes queued in user space (not yet accepted by the kernel), mirrored into the
     /// table JS reads.
@@ -73,7 +77,7 @@ const MAX_IOVECS: usize = 64;
 
 impl ConnShared {
     pub fn new(
-        stream: TcpStream,
+        stream: Stream,
         table: Arc<BufferedTable>,
         id: u32,
         policy: DeliveryPolicy,
@@ -111,11 +115,26 @@ impl ConnShared {
     /// `close_after` marks the stream closed for further frames (a close frame was sent).
     /// Returns false if the frames were dropped because the connection is closing.
     pub fn write(&self, frames: &[u8], close_after: bool) -> bool {
+        self.write_fragmenting(frames, close_after, None)
+    }
+
+    /// As `write`; `fragmenting` (when known) says whether these frames leave a
+    /// fragmented message unfinished. When one finishes, held publishes follow it.
+    pub fn write_fragmenting(
+        &self,
+        frames: &[u8],
+        close_after: bool,
+        fragmenting: Option<bool>,
+    ) -> bool {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         if out.closed {
             return false;
         }
         out.closed = close_after;
+        let release_held = match fragmenting {
+            Some(now) => std::mem::replace(&mut out.fragmenting, now) && !now,
+            None => false,
+        };
         let mut written = 0;
         if out.queue.is_empty() {
             while written < frames.len() {
@@ -129,6 +148,12 @@ impl ConnShared {
             let rest = Bytes::copy_from_slice(&frames[written..]);
             self.add_buffered(rest.len() as isize);
             out.queue.push_back(rest);
+        }
+        if release_held && !out.held.is_empty() {
+            let held = std::mem::take(&mut out.held);
+            out.queue.extend(held);
+        }
+        if !out.queue.is_empty() {
             drop(out);
             self.notify.notify_one();
         }
@@ -158,7 +183,11 @@ impl ConnShared {
             return SendStatus::Dropped;
         }
         self.add_buffered(frame.len() as isize);
-        out.queue.push_back(frame.clone());
+        if out.fragmenting {
+            out.held.push_back(frame.clone());
+        } else {
+            out.queue.push_back(frame.clone());
+        }
         if queued > 0 {
             SendStatus::Buffered
         } else {

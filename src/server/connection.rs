@@ -5,6 +5,7 @@
 use super::app::{AppCore, Behavior};
 use super::conn::{command, ConnShared};
 use super::events::{kind, Batch};
+use super::stream::Stream;
 use super::upgrade::{self, Decision};
 use crate::protocol::close;
 use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
@@ -14,8 +15,6 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,8 +28,7 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_LEN]);
 }
 
-pub async fn serve(app: Arc<AppCore>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve(app: Arc<AppCore>, stream: Stream, peer: SocketAddr) {
     // Boxed (here and for closing): these phases are short, and an unboxed future would
     // make every idle connection's task as large as the largest phase.
     let Some((stream, route, leftover, upgrade_id)) = Box::pin(upgrade(&app, stream, peer)).await
@@ -42,21 +40,21 @@ pub async fn serve(app: Arc<AppCore>, stream: TcpStream, peer: SocketAddr) {
 
 /// A completed upgrade: the stream, route index, bytes after the request (the first
 /// frames) and the id of the JS upgrade request that accepted it (0 without a handler).
-type Upgraded = (TcpStream, usize, Vec<u8>, u32);
+type Upgraded = (Stream, usize, Vec<u8>, u32);
 
 /// Reads and answers the upgrade request, asking the route's JS `upgrade` handler if it
 /// has one; None if the request failed or was rejected.
-async fn upgrade(app: &AppCore, mut stream: TcpStream, peer: SocketAddr) -> Option<Upgraded> {
+async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgraded> {
     let (req, leftover) = match read_request(&stream).await {
         Ok(done) => done,
         Err(Some(e)) => return reject(stream, e).await,
         Err(None) => return None,
     };
+    if app.is_refusing() {
+        return respond(stream, "503 Service Unavailable", b"Server closing").await;
+    }
     let Some((route, params)) = app.route_for(&req.url) else {
-        let mut out = Vec::new();
-        handshake::write_status_response(&mut out, "404 Not Found", &[], b"Not Found");
-        let _ = stream.write_all(&out).await;
-        return None;
+        return respond(stream, "404 Not Found", b"Not Found").await;
     };
     let mut out = Vec::with_capacity(256);
     let mut upgrade_id = 0;
@@ -87,7 +85,7 @@ async fn upgrade(app: &AppCore, mut stream: TcpStream, peer: SocketAddr) -> Opti
                     handshake::write_status_response(&mut out, &status_line, &headers, &body);
                     let _ = stream.write_all(&out).await;
                 }
-                let _ = stream.shutdown().await;
+                stream.shutdown_write();
                 return None;
             }
         }
@@ -103,7 +101,7 @@ async fn upgrade(app: &AppCore, mut stream: TcpStream, peer: SocketAddr) -> Opti
 /// read). Returns the request and the bytes after it; Err(None) when the peer left or
 /// timed out.
 async fn read_request(
-    stream: &TcpStream,
+    stream: &Stream,
 ) -> Result<(handshake::UpgradeRequest, Vec<u8>), Option<HandshakeError>> {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let mut partial: Vec<u8> = Vec::new();
@@ -143,11 +141,21 @@ async fn read_request(
     }
 }
 
-async fn reject(mut stream: TcpStream, err: HandshakeError) -> Option<Upgraded> {
+/// Answers with a plain-text status response and closes.
+async fn respond(stream: Stream, status_line: &str, body: &[u8]) -> Option<Upgraded> {
+    let mut out = Vec::new();
+    let headers = [("Content-Type".to_string(), "text/plain".to_string())];
+    handshake::write_status_response(&mut out, status_line, &headers, body);
+    let _ = stream.write_all(&out).await;
+    stream.shutdown_write();
+    None
+}
+
+async fn reject(stream: Stream, err: HandshakeError) -> Option<Upgraded> {
     let mut out = Vec::new();
     err.write_response(&mut out);
     let _ = stream.write_all(&out).await;
-    let _ = stream.shutdown().await;
+    stream.shutdown_write();
     None
 }
 
@@ -218,12 +226,14 @@ struct Connection {
     behavior: Behavior,
     receiver: Receiver,
     last_received: Instant,
+    /// When the connection must end (`maxLifetime`), if ever.
+    expires: Option<Instant>,
     pinged: bool,
 }
 
 async fn websocket(
     app: Arc<AppCore>,
-    stream: TcpStream,
+    stream: Stream,
     route: usize,
     mut leftover: Vec<u8>,
     peer: SocketAddr,
@@ -235,6 +245,7 @@ async fn websocket(
     };
     let id = conn.id();
     let receiver = Receiver::new(Role::Server, behavior.max_payload_length);
+    let lifetime = behavior.max_lifetime;
     let mut c = Connection {
         app,
         conn,
@@ -242,6 +253,7 @@ async fn websocket(
         behavior,
         receiver,
         last_received: Instant::now(),
+        expires: lifetime.map(|d| Instant::now() + d),
         pinged: false,
     };
     let mut ending = None;
@@ -355,9 +367,10 @@ impl Connection {
             return Step::End(Ending::new(code, reason));
         }
         if let Some((code, reason)) = peer_close {
-            // Echo the peer's code (an empty close is answered with an empty close).
+            // Echo the peer's code and reason, as uWS.js does (an empty close is answered
+            // with an empty close).
             let echo = if code == close::NO_STATUS { 0 } else { code };
-            self.send_close(echo, b"");
+            self.send_close(echo, &reason);
             return Step::End(Ending::new(code, reason));
         }
         if full {
@@ -376,39 +389,44 @@ impl Connection {
     }
 
     /// `ws.end()` was called: JS queued the close frame. Wait for the peer's close frame
-    /// (delivering no more messages), bounded by a timeout.
+    /// (delivering no more messages), bounded by a timeout. The ending carries the peer's
+    /// close code, or 1006 when it never answered.
     async fn server_closing(&mut self) -> Ending {
-        let ending = Ending::new(0, "");
+        let abnormal = Ending::new(close::ABNORMAL, "");
         let deadline = Instant::now() + CLOSE_TIMEOUT;
         loop {
             tokio::select! {
                 biased;
                 _ = self.conn.notify.notified() => {
                     if self.conn.command() == command::ABORT {
-                        return ending;
+                        return abnormal;
                     }
                 }
                 r = self.conn.stream.writable(), if self.conn.has_queued() => {
                     if r.is_err() || self.conn.flush_queue().is_err() {
-                        return ending;
+                        return abnormal;
                     }
                 }
                 r = self.conn.stream.readable() => {
-                    if r.is_err() || self.drain_until_close() {
-                        return ending;
+                    if r.is_err() {
+                        return abnormal;
+                    }
+                    if let Some(code) = self.drain_until_close() {
+                        return Ending::new(code, "");
                     }
                 }
-                _ = sleep_until(deadline) => return ending,
+                _ = sleep_until(deadline) => return abnormal,
             }
         }
     }
 
-    /// Reads while closing; true once the peer's close frame, EOF or an error arrived.
-    fn drain_until_close(&mut self) -> bool {
+    /// Reads while closing; once the peer's close frame, EOF or an error arrived, the
+    /// code to report (the peer's, or 1006).
+    fn drain_until_close(&mut self) -> Option<u16> {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             match self.conn.stream.try_read(&mut scratch) {
-                Ok(0) => true,
+                Ok(0) => Some(close::ABNORMAL),
                 Ok(n) => {
                     let mut replies = Vec::new();
                     let mut batch = Batch::default();
@@ -421,27 +439,38 @@ impl Connection {
                         discard: true,
                     };
                     let result = self.receiver.receive(&mut scratch[..n], &mut sink);
-                    result.is_err() || sink.peer_close.is_some()
+                    match (result, sink.peer_close) {
+                        (_, Some((code, _))) => Some(code),
+                        (Err(_), None) => Some(close::ABNORMAL),
+                        (Ok(()), None) => None,
+                    }
                 }
-                Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+                Err(_) => Some(close::ABNORMAL),
             }
         })
     }
 
     fn next_deadline(&self) -> Instant {
-        let Some(idle) = self.behavior.idle_timeout else {
-            return Instant::now() + Duration::from_secs(86_400);
+        let idle = match self.behavior.idle_timeout {
+            None => Instant::now() + Duration::from_secs(86_400),
+            Some(idle) if self.behavior.send_pings_automatically && !self.pinged => {
+                self.last_received + idle / 2
+            }
+            Some(idle) => self.last_received + idle,
         };
-        if self.behavior.send_pings_automatically && !self.pinged {
-            self.last_received + idle / 2
-        } else {
-            self.last_received + idle
+        match self.expires {
+            Some(at) => at.min(idle),
+            None => idle,
         }
     }
 
     fn on_timer(&mut self) -> Option<Ending> {
-        let idle = self.behavior.idle_timeout?;
         let now = Instant::now();
+        if self.expires.is_some_and(|at| now >= at) {
+            return Some(Ending::new(close::ABNORMAL, "Max lifetime"));
+        }
+        let idle = self.behavior.idle_timeout?;
         if now >= self.last_received + idle {
             return Some(Ending::new(close::ABNORMAL, "Idle timeout"));
         }
@@ -480,8 +509,8 @@ impl Connection {
 
 /// Half-closes the socket and waits briefly for the peer's FIN, so that unread bytes do
 /// not turn our close into a reset (which would lose the close frame).
-async fn linger_close(stream: &TcpStream) {
-    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+async fn linger_close(stream: &Stream) {
+    stream.shutdown_write();
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut sink = [0u8; 512];
     loop {
@@ -522,12 +551,12 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let _client = TcpStream::connect(listener.local_addr().unwrap())
+            let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
                 .await
                 .unwrap();
             let (stream, peer) = listener.accept().await.unwrap();
             let app = AppCore::new(Box::new(NoWake), Arc::new(PubSub::default()));
-            let task = serve(app, stream, peer);
+            let task = serve(app, Stream::Tcp(stream), peer);
             let size = std::mem::size_of_val(&task);
             println!("connection task future: {size} bytes");
             assert!(size < 1536, "connection task future is {size} bytes");

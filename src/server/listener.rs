@@ -4,24 +4,41 @@
 use super::app::AppCore;
 use super::connection;
 use super::runtime;
+use super::stream::Stream;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use tokio::net::TcpListener;
+#[cfg(unix)]
+use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
 pub struct Listener {
+    /// The bound TCP port (0 for a Unix socket).
     pub port: u16,
-    socket: Arc<TcpListener>,
+    socket: Bound,
     task: JoinHandle<()>,
+}
+
+enum Bound {
+    Tcp(Arc<TcpListener>),
+    #[cfg(unix)]
+    Unix(Arc<UnixListener>, std::path::PathBuf),
 }
 
 impl Listener {
     /// Stops accepting at once: shutting the socket down takes it out of the listening
     /// state synchronously (a connect right after this is refused), while the accept task
-    /// and with it the descriptor go away asynchronously.
+    /// and with it the descriptor go away asynchronously. A Unix socket's path is removed.
     pub fn close(&self) {
-        let _ = socket2::SockRef::from(&*self.socket).shutdown(std::net::Shutdown::Both);
+        let _ = match &self.socket {
+            Bound::Tcp(s) => socket2::SockRef::from(&**s).shutdown(std::net::Shutdown::Both),
+            #[cfg(unix)]
+            Bound::Unix(s, path) => {
+                let _ = std::fs::remove_file(path);
+                socket2::SockRef::from(&**s).shutdown(std::net::Shutdown::Both)
+            }
+        };
         self.task.abort();
     }
 }
@@ -74,14 +91,60 @@ fn start(app: &Arc<AppCore>, socket: std::net::TcpListener) -> std::io::Result<L
     let socket = Arc::new(TcpListener::from_std(socket)?);
     let port = socket.local_addr()?.port();
     let task = rt.spawn(accept_loop(app.clone(), socket.clone()));
-    Ok(Listener { port, socket, task })
+    Ok(Listener {
+        port,
+        socket: Bound::Tcp(socket),
+        task,
+    })
+}
+
+/// Listens on a Unix domain socket at `path`. A stale socket file left by a previous
+/// process is replaced; any other existing file is an error (AddrInUse).
+#[cfg(unix)]
+pub fn listen_unix(app: &Arc<AppCore>, path: &str) -> std::io::Result<Listener> {
+    use std::os::unix::fs::FileTypeExt;
+    let path = std::path::PathBuf::from(path);
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        let in_use = std::os::unix::net::UnixStream::connect(&path).is_ok();
+        if !meta.file_type().is_socket() || in_use {
+            return Err(std::io::ErrorKind::AddrInUse.into());
+        }
+        std::fs::remove_file(&path)?;
+    }
+    let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    std_listener.set_nonblocking(true)?;
+    let rt = runtime::get(None);
+    let _guard = rt.enter();
+    let socket = Arc::new(UnixListener::from_std(std_listener)?);
+    let task = rt.spawn(accept_unix(app.clone(), socket.clone()));
+    Ok(Listener {
+        port: 0,
+        socket: Bound::Unix(socket, path),
+        task,
+    })
+}
+
+#[cfg(unix)]
+async fn accept_unix(app: Arc<AppCore>, listener: Arc<UnixListener>) {
+    // Unix peers have no IP address: JS reports an empty address for [::]:0.
+    let peer = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0));
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(connection::serve(app.clone(), Stream::Unix(stream), peer));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
 }
 
 async fn accept_loop(app: Arc<AppCore>, listener: Arc<TcpListener>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(connection::serve(app.clone(), stream, peer));
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(connection::serve(app.clone(), Stream::Tcp(stream), peer));
             }
             // Shut down by `close`: the task is being aborted.
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return,

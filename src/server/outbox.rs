@@ -53,11 +53,16 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
     let mut registry = app.lock_registry();
     let mut scratch = app.scratch.lock().unwrap_or_else(|e| e.into_inner());
     let mut pending: Option<u32> = None;
+    // Whether the pending connection's frames leave a fragmented message open.
+    let mut fragmenting: Option<bool> = None;
     for rec in parse(buf) {
         if let Some(opcode) = frame_opcode(rec.op) {
             if pending != Some(rec.id) {
-                write_pending(&registry, &mut pending, &mut scratch);
+                write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
                 pending = Some(rec.id);
+            }
+            if !opcode.is_control() {
+                fragmenting = Some(rec.flags & FLAG_MORE != 0);
             }
             encode_frame(
                 &mut scratch,
@@ -68,7 +73,7 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
             );
             continue;
         }
-        write_pending(&registry, &mut pending, &mut scratch);
+        write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
         match rec.op {
             op::END => {
                 if let Some(conn) = registry.get(rec.id) {
@@ -90,7 +95,7 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
             _ => {}
         }
     }
-    write_pending(&registry, &mut pending, &mut scratch);
+    write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
     drop(registry);
     super::publish::flush_dirty(app);
     // Don't keep a large encoding buffer after a burst.
@@ -110,10 +115,15 @@ fn frame_opcode(op: u8) -> Option<OpCode> {
     }
 }
 
-fn write_pending(registry: &Registry, pending: &mut Option<u32>, scratch: &mut Vec<u8>) {
+fn write_pending(
+    registry: &Registry,
+    pending: &mut Option<u32>,
+    scratch: &mut Vec<u8>,
+    fragmenting: Option<bool>,
+) {
     if let Some(id) = pending.take() {
         if let Some(conn) = registry.get(id) {
-            conn.write(scratch, false);
+            conn.write_fragmenting(scratch, false, fragmenting);
         }
         scratch.clear();
     }
@@ -128,6 +138,7 @@ pub fn send_direct(app: &AppCore, id: u32, opcode: u8, more: bool, payload: &[u8
     if let Some(conn) = registry.get(id) {
         let mut frame = Vec::with_capacity(payload.len() + 14);
         encode_frame(&mut frame, opcode, !more, payload, None);
-        conn.write(&frame, false);
+        let fragmenting = (!opcode.is_control()).then_some(more);
+        conn.write_fragmenting(&frame, false, fragmenting);
     }
 }

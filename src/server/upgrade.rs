@@ -7,10 +7,10 @@
 
 use super::app::AppCore;
 use super::events::kind;
+use super::stream::Stream;
 use crate::protocol::handshake::UpgradeRequest;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 pub enum Decision {
@@ -56,7 +56,7 @@ impl Pending {
 /// Asks JS; None when the client went away first (JS then gets an ABORTED event).
 pub async fn ask(
     app: &AppCore,
-    stream: &TcpStream,
+    stream: &Stream,
     req: &UpgradeRequest,
     route: usize,
     params: &[String],
@@ -80,9 +80,8 @@ pub async fn ask(
 
 /// Resolves when the peer closes the connection. If it sends bytes instead (frames
 /// ahead of the 101), it is alive: wait forever (the decision branch wins).
-async fn client_gone(stream: &TcpStream) {
-    let mut probe = [0u8; 1];
-    match stream.peek(&mut probe).await {
+async fn client_gone(stream: &Stream) {
+    match stream.peek_len().await {
         Ok(0) | Err(_) => {}
         Ok(_) => std::future::pending().await,
     }
