@@ -13,6 +13,13 @@ export interface us_listen_socket {
 export interface WebSocket<UserData> {
   /** Sends a message. Returns 1 (sent), 0 (buffered: backpressure) or 2 (dropped: over maxBackpressure). */
   send(message: RecognizedString, isBinary?: boolean, compress?: boolean): number
+  /** Starts a fragmented message (FIN clear); finish it with `sendLastFragment`. Publishes
+   * to this socket wait until the message is finished. Same return values as `send`. */
+  sendFirstFragment(message: RecognizedString, isBinary?: boolean, compress?: boolean): number
+  /** A middle fragment; throws if no fragmented message is in progress. */
+  sendFragment(message: RecognizedString, compress?: boolean): number
+  /** The last fragment (FIN set); throws if no fragmented message is in progress. */
+  sendLastFragment(message: RecognizedString, compress?: boolean): number
   /** Sends a ping. Same return values as `send`. */
   ping(message?: RecognizedString): number
   /** Starts the closing handshake; the close handler runs immediately. */
@@ -86,6 +93,9 @@ export interface WebSocketBehavior<UserData> {
   maxBackpressure?: number
   /** Close the connection instead of dropping messages at the backpressure limit. */
   closeOnBackpressureLimit?: boolean
+  /** Minutes after which the connection is closed (code 1006); 0 (default) disables.
+   * Fractions are accepted (uWS.js takes whole minutes 1-239). */
+  maxLifetime?: number
   /** Send a ping after idleTimeout / 2 without data (default true). */
   sendPingsAutomatically?: boolean
   /** rsws: `ws.publish` also reaches the sender (default false, as uWS.js). */
@@ -113,6 +123,21 @@ export interface AppOptions {
   pubsub?: string
 }
 
+export interface ShutdownOptions {
+  code?: number
+  reason?: string
+  timeoutMs?: number
+}
+
+export interface ShutdownResult {
+  /** Sockets open (or closing) when shutdown began. */
+  sockets: number
+  /** Those that completed the closing handshake. */
+  graceful: number
+  /** Those dropped: no answer to the close frame in time, or already aborted. */
+  forced: number
+}
+
 export interface PublishStats {
   /** Subscribers the message was queued for with nothing else waiting. */
   sent: number
@@ -128,6 +153,15 @@ export interface TemplatedApp {
   listen(host: RecognizedString, port: number, cb: (listenSocket: us_listen_socket | false) => void | Promise<void>): TemplatedApp
   listen(port: number, options: ListenOptions, cb: (listenSocket: us_listen_socket | false) => void | Promise<void>): TemplatedApp
   listen(host: RecognizedString, port: number, options: ListenOptions, cb: (listenSocket: us_listen_socket | false) => void | Promise<void>): TemplatedApp
+  /** Listens on a Unix domain socket (callback first, as uWS.js); the path is removed on close. */
+  listen_unix(cb: (listenSocket: us_listen_socket | false) => void | Promise<void>, path: RecognizedString): TemplatedApp
+  /** Stops listening and force-closes every connection (no close frame); close handlers
+   * run, with code 1006, before it returns. */
+  close(): TemplatedApp
+  /** rsws: graceful shutdown. Stops accepting, ends every socket with `code` (default 1001)
+   * and `reason`, and resolves once the closing handshakes finished or after `timeoutMs`
+   * (default 10000; the rest are dropped). */
+  shutdown(options?: ShutdownOptions): Promise<ShutdownResult>
   /** Publishes to every subscriber of the topic; true if it has any. */
   publish(topic: RecognizedString, message: RecognizedString, isBinary?: boolean, compress?: boolean): boolean
   /** rsws: publish and report what happened per subscriber. */

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by `npm test`: the typings must accept uWS.js-style code
 // and reject misuse (the @ts-expect-error lines fail the build if they stop being errors).
 import { App, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT } from '..'
-import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats, HttpRequest, HttpResponse } from '..'
+import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats, HttpRequest, HttpResponse, ShutdownResult } from '..'
 
 interface User {
   name: string
@@ -28,6 +28,7 @@ app.ws<User>('/chat/:room', {
   maxBackpressure: 1 << 16,
   closeOnBackpressureLimit: false,
   sendPingsAutomatically: true,
+  maxLifetime: 10,
   publishToSelf: false,
   open: (ws) => {
     const name: string = ws.getUserData().name
@@ -41,6 +42,8 @@ app.ws<User>('/chat/:room', {
     ws.send(new Uint8Array(2))
     ws.send(Buffer.from('x'), true)
     ws.cork(() => ws.publish('room', message, isBinary))
+    const f: number = ws.sendFirstFragment('a', false, false) + ws.sendFragment('b') + ws.sendLastFragment(message, false)
+    void f
     const amount: number = ws.getBufferedAmount()
     const port: number = ws.getRemotePort()
     const addr: ArrayBuffer = ws.getRemoteAddressAsText()
@@ -71,3 +74,9 @@ const subs: WebSocket<User>[] = app.getSubscribers<User>('room')
 void ok, n, subs, app.getTopics()[0]?.count
 // @ts-expect-error listen needs a callback
 app.listen(9001)
+app.listen_unix((token) => void token, '/tmp/rsws-types.sock')
+const closed: TemplatedApp = app.close()
+void closed
+app.shutdown({ code: 1001, reason: 'bye', timeoutMs: 1000 }).then((r: ShutdownResult) => void [r.sockets, r.graceful, r.forced])
+// @ts-expect-error listen_unix takes the callback first
+app.listen_unix('/tmp/x.sock', () => {})

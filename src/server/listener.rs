@@ -23,7 +23,7 @@ pub struct Listener {
 enum Bound {
     Tcp(Arc<TcpListener>),
     #[cfg(unix)]
-    Unix(Arc<UnixListener>, std::path::PathBuf),
+    Unix(std::path::PathBuf),
 }
 
 impl Listener {
@@ -34,10 +34,10 @@ impl Listener {
         let _ = match &self.socket {
             Bound::Tcp(s) => socket2::SockRef::from(&**s).shutdown(std::net::Shutdown::Both),
             #[cfg(unix)]
-            Bound::Unix(s, path) => {
-                let _ = std::fs::remove_file(path);
-                socket2::SockRef::from(&**s).shutdown(std::net::Shutdown::Both)
-            }
+            // No shutdown here: a shut-down Unix listener reports a sticky hang-up that
+            // would make the accept loop spin until it is aborted. Removing the path
+            // refuses new connects at once; the descriptor closes with the task.
+            Bound::Unix(path) => std::fs::remove_file(path),
         };
         self.task.abort();
     }
@@ -119,7 +119,7 @@ pub fn listen_unix(app: &Arc<AppCore>, path: &str) -> std::io::Result<Listener> 
     let task = rt.spawn(accept_unix(app.clone(), socket.clone()));
     Ok(Listener {
         port: 0,
-        socket: Bound::Unix(socket, path),
+        socket: Bound::Unix(path),
         task,
     })
 }
