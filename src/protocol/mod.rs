@@ -1,7 +1,9 @@
 //! Sans-I/O RFC 6455 protocol core: framing, masking, UTF-8 validation,
-//! message assembly and the HTTP upgrade handshake. No sockets, no runtime.
+//! message assembly, permessage-deflate and the HTTP upgrade handshake. No
+//! sockets, no runtime.
 
 pub mod close;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
