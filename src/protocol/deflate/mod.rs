@@ -10,7 +10,8 @@
 //!
 //! zlib comes from flate2 with the zlib-rs backend: the miniz_oxide backend
 //! has no window sizes, and honouring a client's `server_max_window_bits`
-//! needs them (uWS.js ignores it, a known interop complaint).
+//! needs them (uWS.js declines such offers, uWebSockets.js issue #233, so
+//! clients that always send one get no compression there).
 
 mod codec;
 mod header;

@@ -49,7 +49,9 @@ impl Negotiated {
 ///   server uses a shared compressor (the RFC lets a server add it).
 /// - `client_no_context_takeover` likewise, added for a shared decompressor.
 /// - `server_max_window_bits=N` is honoured with min(N, our window), so a
-///   client that cannot hold a large window gets what it asked for. zlib
+///   client that cannot hold a large window gets what it asked for. When
+///   not asked we do not announce our window (the RFC allows it, but it
+///   would only let the client shrink its inflate window). zlib
 ///   cannot compress raw deflate with an 8-bit window; we answer 8 and
 ///   compress with 9, which is safe because zlib (zlib-rs included) never
 ///   emits a distance beyond its window minus 262 bytes: 250 for 9 bits,

@@ -41,7 +41,8 @@
 //!   always inflate with 15.
 //! - "Shared" becomes "no context takeover": each message is compressed or
 //!   decompressed on its own with a thread-local zlib stream
-//!   (see [`super::codec`]), so the connection itself holds no zlib state.
+//!   (see [`super::compress_standalone`]), so the connection itself holds no
+//!   zlib state.
 
 pub const DISABLED: u32 = 0;
 pub const SHARED_COMPRESSOR: u32 = 1;
