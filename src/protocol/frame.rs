@@ -118,8 +118,33 @@ pub fn encode_frame(
     payload: &[u8],
     mask: Option<[u8; 4]>,
 ) {
+    append_frame(out, opcode, fin, false, payload, mask);
+}
+
+/// Like [`encode_frame`] with RSV1 set: the first (or only) frame of a
+/// permessage-deflate message, `payload` coming from a `deflate::Deflater`.
+/// Continuation frames of a compressed message use [`encode_frame`] (RFC
+/// 7692 sets RSV1 on the first frame only).
+pub fn encode_compressed_frame(
+    out: &mut Vec<u8>,
+    opcode: OpCode,
+    fin: bool,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) {
+    append_frame(out, opcode, fin, true, payload, mask);
+}
+
+fn append_frame(
+    out: &mut Vec<u8>,
+    opcode: OpCode,
+    fin: bool,
+    rsv1: bool,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) {
     let mut header = [0u8; MAX_HEADER_LEN];
-    let header_len = encode_header(&mut header, fin, false, opcode, payload.len(), mask);
+    let header_len = encode_header(&mut header, fin, rsv1, opcode, payload.len(), mask);
     out.reserve(header_len + payload.len());
     out.extend_from_slice(&header[..header_len]);
     let start = out.len();
@@ -229,6 +254,24 @@ mod tests {
         out.clear();
         encode_frame(&mut out, OpCode::Ping, true, b"hi", None);
         assert_eq!(out, [0x89, 2, b'h', b'i']);
+    }
+
+    #[test]
+    fn compressed_frame_sets_rsv1_only() {
+        let mut out = Vec::new();
+        encode_compressed_frame(&mut out, OpCode::Text, true, &[0x00], None);
+        assert_eq!(out, [0xC1, 1, 0x00]);
+        out.clear();
+        encode_compressed_frame(
+            &mut out,
+            OpCode::Binary,
+            false,
+            &[7; 200],
+            Some([1, 2, 3, 4]),
+        );
+        let (header, len) = parse_header(&out).unwrap();
+        assert!(header.rsv1 && !header.rsv2 && !header.rsv3 && !header.fin);
+        assert_eq!((header.opcode, header.payload_len, len), (2, 200, 8));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Sans-I/O RFC 6455 protocol core: framing, masking, UTF-8 validation,
-//! message assembly and the HTTP upgrade handshake. No sockets, no runtime.
+//! message assembly, permessage-deflate and the HTTP upgrade handshake. No
+//! sockets, no runtime.
 
 pub mod close;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
@@ -9,8 +11,8 @@ pub mod receiver;
 pub mod utf8;
 
 pub use frame::{
-    encode_close_payload, encode_frame, encode_header, parse_header, FrameHeader, OpCode,
-    MAX_HEADER_LEN,
+    encode_close_payload, encode_compressed_frame, encode_frame, encode_header, parse_header,
+    FrameHeader, OpCode, MAX_HEADER_LEN,
 };
 pub use handshake::{
     accept_key, client_request, generate_key, parse_client_response, parse_upgrade_request,

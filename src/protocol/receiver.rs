@@ -4,8 +4,15 @@
 //! delivered in place; only an incomplete trailing frame is copied into the
 //! receiver. Every protocol violation maps to the close code the RFC (and
 //! Autobahn) expects.
+//!
+//! With permessage-deflate ([`Receiver::set_inflater`]), a message whose
+//! first frame has RSV1 set is assembled compressed (the compressed size
+//! bounded by the limit like any message), then inflated with the limit
+//! applied to the decompressed size, validated if it is text, and delivered
+//! owned. Uncompressed messages take the same path as without it.
 
 use super::close::{is_valid_close_code, INVALID_PAYLOAD, PROTOCOL_ERROR, TOO_BIG};
+use super::deflate::{InflateError, Inflater};
 use super::frame::{parse_header, FrameHeader, OpCode, MAX_HEADER_LEN};
 use super::mask::{apply_mask, apply_mask_offset};
 use super::utf8::Utf8Validator;
@@ -42,6 +49,7 @@ impl Payload<'_> {
 }
 
 pub trait Handler {
+    /// A complete message; a compressed one arrives decompressed (and owned).
     fn message(&mut self, binary: bool, payload: Payload<'_>);
     fn ping(&mut self, payload: &[u8]);
     fn pong(&mut self, payload: &[u8]);
@@ -68,6 +76,19 @@ const INVALID_UTF8: CloseError = CloseError {
     reason: "invalid UTF-8",
 };
 
+const MESSAGE_TOO_BIG: CloseError = CloseError {
+    code: TOO_BIG,
+    reason: "message too big",
+};
+
+/// RFC 7692 only says to fail the connection. Like bad UTF-8, this is data
+/// inconsistent with what the message claims to be, hence 1007 rather
+/// than 1002 (the framing itself was fine).
+const INVALID_COMPRESSED_DATA: CloseError = CloseError {
+    code: INVALID_PAYLOAD,
+    reason: "invalid compressed data",
+};
+
 /// Buffers above this are dropped when empty, so idle connections stay cheap.
 const KEEP_CAPACITY: usize = 4 * 1024;
 /// Announced payloads up to this size are allocated up front; beyond it the
@@ -88,7 +109,7 @@ enum State {
 #[derive(Clone, Copy, Debug)]
 struct Message {
     binary: bool,
-    /// RSV1 was set on the first frame (permessage-deflate, decoded later).
+    /// RSV1 was set on the first frame: inflate once assembled.
     compressed: bool,
 }
 
@@ -107,7 +128,8 @@ struct Frame {
 pub struct Receiver {
     role: Role,
     state: State,
-    rsv1_allowed: bool,
+    /// Present when permessage-deflate was negotiated; RSV1 is refused without it.
+    inflater: Option<Inflater>,
     message: Option<Message>,
     utf8: Utf8Validator,
     max_payload_length: usize,
@@ -127,7 +149,7 @@ impl Receiver {
         Receiver {
             role,
             state: State::Open,
-            rsv1_allowed: false,
+            inflater: None,
             message: None,
             utf8: Utf8Validator::default(),
             max_payload_length,
@@ -143,10 +165,11 @@ impl Receiver {
         self.max_payload_length = n;
     }
 
-    /// Accept RSV1 on the first frame of a data message (permessage-deflate
-    /// negotiated); such payloads are delivered still compressed.
-    pub fn set_rsv1_allowed(&mut self, allowed: bool) {
-        self.rsv1_allowed = allowed;
+    /// Enables permessage-deflate (`Negotiated::inflater`): RSV1 is then
+    /// accepted on the first frame of a data message, and such messages are
+    /// delivered decompressed. None disables it again.
+    pub fn set_inflater(&mut self, inflater: Option<Inflater>) {
+        self.inflater = inflater;
     }
 
     /// A close frame was received.
@@ -286,7 +309,8 @@ impl Receiver {
     fn check_header(&mut self, header: &FrameHeader) -> Result<Frame, CloseError> {
         let opcode = OpCode::from_u8(header.opcode).ok_or(protocol_error("reserved opcode"))?;
         let starts_message = matches!(opcode, OpCode::Text | OpCode::Binary);
-        if header.rsv2 || header.rsv3 || (header.rsv1 && !(self.rsv1_allowed && starts_message)) {
+        let rsv1_allowed = starts_message && self.inflater.is_some();
+        if header.rsv2 || header.rsv3 || (header.rsv1 && !rsv1_allowed) {
             return Err(protocol_error("reserved bits set"));
         }
         match (self.role, header.mask.is_some()) {
@@ -316,10 +340,7 @@ impl Receiver {
             }
             let total = self.fragments.len() as u64 + header.payload_len;
             if total > self.max_payload_length as u64 {
-                return Err(CloseError {
-                    code: TOO_BIG,
-                    reason: "message too big",
-                });
+                return Err(MESSAGE_TOO_BIG);
             }
         }
         let text = match (opcode, self.message) {
@@ -357,7 +378,13 @@ impl Receiver {
             OpCode::Ping => handler.ping(payload.as_slice()),
             OpCode::Pong => handler.pong(payload.as_slice()),
             OpCode::Text | OpCode::Binary if frame.fin => {
-                handler.message(frame.opcode == OpCode::Binary, payload);
+                let binary = frame.opcode == OpCode::Binary;
+                if frame.compressed {
+                    let message = self.inflate(payload.as_slice(), binary)?;
+                    handler.message(binary, Payload::Owned(message));
+                } else {
+                    handler.message(binary, payload);
+                }
             }
             OpCode::Text | OpCode::Binary => {
                 self.message = Some(Message {
@@ -377,11 +404,39 @@ impl Receiver {
                 if frame.fin {
                     let message = self.message.take().expect("checked in check_header");
                     let assembled = std::mem::take(&mut self.fragments);
-                    handler.message(message.binary, Payload::Owned(assembled));
+                    if message.compressed {
+                        let inflated = self.inflate(&assembled, message.binary);
+                        // Keep the compressed buffer for the next message.
+                        self.fragments = assembled;
+                        self.fragments.clear();
+                        handler.message(message.binary, Payload::Owned(inflated?));
+                    } else {
+                        handler.message(message.binary, Payload::Owned(assembled));
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Decompresses a whole message, limited to max_payload_length, and
+    /// validates it if it is text.
+    fn inflate(&mut self, compressed: &[u8], binary: bool) -> Result<Vec<u8>, CloseError> {
+        let inflater = self
+            .inflater
+            .as_mut()
+            .expect("RSV1 is refused without an inflater");
+        let mut message = Vec::new();
+        inflater
+            .decompress(compressed, self.max_payload_length, &mut message)
+            .map_err(|error| match error {
+                InflateError::TooBig => MESSAGE_TOO_BIG,
+                InflateError::Corrupt => INVALID_COMPRESSED_DATA,
+            })?;
+        if !binary && simdutf8::basic::from_utf8(&message).is_err() {
+            return Err(INVALID_UTF8);
+        }
+        Ok(message)
     }
 
     fn on_close(&mut self, payload: &[u8], handler: &mut impl Handler) -> Result<(), CloseError> {

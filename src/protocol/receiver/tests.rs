@@ -1,6 +1,9 @@
 use super::*;
-use crate::protocol::frame::encode_frame;
+use crate::protocol::deflate::compress_standalone;
+use crate::protocol::frame::{encode_compressed_frame, encode_frame};
 
+/// permessage-deflate messages.
+mod compressed;
 /// One test per framing rule, each checking its close code.
 mod rules;
 
@@ -49,6 +52,27 @@ fn raw_frame(first_byte: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = frame(OpCode::Binary, true, payload);
     out[0] = first_byte;
     out
+}
+
+/// A masked frame with RSV1 set, as the first frame of a compressed message.
+fn compressed_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_compressed_frame(&mut out, opcode, fin, payload, Some(KEY));
+    out
+}
+
+/// `message` compressed on its own, as a permessage-deflate payload.
+fn deflated(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    compress_standalone(message, 15, &mut out);
+    out
+}
+
+/// A server receiver with permessage-deflate and context takeover.
+fn deflate_receiver(max_payload_length: usize) -> Receiver {
+    let mut receiver = Receiver::new(Role::Server, max_payload_length);
+    receiver.set_inflater(Some(Inflater::new(false)));
+    receiver
 }
 
 fn text(data: &str) -> Event {

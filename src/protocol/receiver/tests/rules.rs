@@ -37,28 +37,34 @@ fn reserved_bits_and_opcodes() {
 }
 
 #[test]
-fn rsv1_allowed_only_on_first_data_frame() {
-    let mut receiver = Receiver::new(Role::Server, 1 << 20);
-    receiver.set_rsv1_allowed(true);
-    let mut recorder = Recorder::default();
-    // Compressed text is delivered as is, without UTF-8 validation.
-    let mut compressed = raw_frame(0xC1, &[0xFF, 0x00]);
-    receiver.receive(&mut compressed, &mut recorder).unwrap();
-    let mut first = raw_frame(0x41, b"a");
-    receiver.receive(&mut first, &mut recorder).unwrap();
-    let mut continuation = raw_frame(0xC0, b"b");
-    let error = receiver
-        .receive(&mut continuation, &mut recorder)
-        .unwrap_err();
-    assert_eq!(error.code, 1002);
-    assert_eq!(recorder.events.len(), 1);
+fn rsv1_only_with_an_inflater_and_only_on_a_first_data_frame() {
+    let compressed_text = compressed_frame(OpCode::Text, true, &deflated(b"hi"));
+    expect_error(&compressed_text, 1002);
 
-    let mut receiver = Receiver::new(Role::Server, 1 << 20);
-    receiver.set_rsv1_allowed(true);
+    let mut receiver = deflate_receiver(1 << 20);
+    let mut recorder = Recorder::default();
+    receiver
+        .receive(&mut compressed_text.clone(), &mut recorder)
+        .unwrap();
+    receiver
+        .receive(&mut raw_frame(0x41, b"a"), &mut recorder)
+        .unwrap();
+    let error = receiver
+        .receive(&mut raw_frame(0xC0, b"b"), &mut recorder)
+        .unwrap_err();
+    assert_eq!(error.code, 1002, "RSV1 on a continuation frame");
+    assert_eq!(recorder.events, [text("hi")]);
+
+    let mut receiver = deflate_receiver(1 << 20);
     let error = receiver
         .receive(&mut raw_frame(0xC9, b""), &mut recorder)
         .unwrap_err();
     assert_eq!(error.code, 1002, "RSV1 on a control frame");
+
+    let mut receiver = deflate_receiver(1 << 20);
+    receiver.set_inflater(None);
+    let error = receiver.receive(&mut compressed_text.clone(), &mut recorder);
+    assert_eq!(error.unwrap_err().code, 1002, "inflater removed");
 }
 
 #[test]
