@@ -1,9 +1,11 @@
 //! Sans-I/O RFC 6455 protocol core: framing, masking, UTF-8 validation,
-//! message assembly and the HTTP upgrade handshake. No sockets, no runtime.
+//! message assembly, the HTTP upgrade handshake and an HTTP/1.1 server codec.
+//! No sockets, no runtime.
 
 pub mod close;
 pub mod frame;
 pub mod handshake;
+pub mod http1;
 pub mod mask;
 pub mod receiver;
 pub mod utf8;
