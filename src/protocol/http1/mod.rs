@@ -74,12 +74,21 @@
 //!   ignored (no 417), like uWS.
 //! * **Request-target**: split at the first `?` into `url()` and `query()`;
 //!   absolute-form and `*` are passed through as they came.
+//!
+//! The response side's decisions are on [`ResponseWriter`].
 
 mod body;
+mod date;
 mod request;
+mod response;
 
 pub use body::{BodyDecoder, BodyFraming, DecodeOut, MAX_CHUNK_LINE, MAX_TRAILER_BYTES};
+pub use date::HttpDate;
 pub use request::{RequestHead, RequestParser, Version};
+pub use response::{
+    write_chunk, write_continue, write_last_chunk, BodyMode, ResponseError, ResponseOptions,
+    ResponseState, ResponseWriter,
+};
 
 use super::handshake::{write_status_response, MAX_HEADERS, MAX_HEADER_BYTES};
 
@@ -164,8 +173,8 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Visible characters, obs-text, SP and HTAB: what a field value or a
-/// chunk extension may hold (no CR, LF or other controls).
+/// Visible characters, obs-text, SP and HTAB: what a field value, a reason
+/// phrase or a chunk extension may hold (no CR, LF or other controls).
 pub(crate) fn is_field_content(b: u8) -> bool {
     b == b'\t' || (b >= b' ' && b != 0x7f)
 }
@@ -189,3 +198,4 @@ pub(crate) fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map(trim_ows)
         .filter(|member| !member.is_empty())
 }
+
