@@ -10,7 +10,7 @@
 //!     while let Some((head, n)) = parser.parse_head(&buf)? {   // Err: write e.response_bytes(), close
 //!         buf.drain(..n);
 //!         if head.expect_continue() { write_continue(&mut out) }
-//!         let mut body = parser.body_decoder(&head);
+//!         let mut body = parser.body_decoder(&head)?;
 //!         while !body.is_done() {
 //!             let step = body.decode(&buf)?;                  // may need more reads first
 //!             deliver(&buf[step.body]); buf.drain(..step.consumed);
@@ -39,8 +39,9 @@
 //! * **Malformed heads** are 400: obs-fold (a field line starting with
 //!   whitespace), whitespace between a field name and its colon, invalid
 //!   bytes in names/values/request line, a missing request-target. A
-//!   well-formed `HTTP/x.y` other than 1.0 and 1.1 is 505. An HTTP/1.1 request without
-//!   exactly one `Host` is 400 (RFC 9112 section 3.2); HTTP/1.0 may omit it.
+//!   well-formed `HTTP/x.y` other than 1.0 and 1.1 is 505. An HTTP/1.1
+//!   request without exactly one `Host` is 400 (RFC 9112 section 3.2);
+//!   HTTP/1.0 may omit it but not repeat it.
 //! * **Header values** are stored without surrounding whitespace; names are
 //!   lowercased; order and duplicates are kept. Values that are not UTF-8
 //!   (obs-text) are converted lossily (U+FFFD), as a JS string would be.
@@ -199,3 +200,5 @@ pub(crate) fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|member| !member.is_empty())
 }
 
+#[cfg(test)]
+mod tests;

@@ -89,10 +89,10 @@ impl RequestParser {
     }
 
     /// A decoder for the body announced by `head`, bounded by `max_body`.
-    pub fn body_decoder(&self, head: &RequestHead) -> BodyDecoder {
-        // parse_head already refused a Content-Length over the limit.
+    /// Fails (413) only for a head that did not come from this parser, as
+    /// `parse_head` already refuses a Content-Length over the limit.
+    pub fn body_decoder(&self, head: &RequestHead) -> Result<BodyDecoder, HttpError> {
         BodyDecoder::with_limit(head.framing(), self.limits.max_body)
-            .unwrap_or_else(|_| BodyDecoder::new(head.framing()))
     }
 
     /// Ok(Some(end)): the head ends at `end` (after its empty line).

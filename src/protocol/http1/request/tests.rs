@@ -420,7 +420,7 @@ fn content_length_over_the_body_limit_is_413() {
     // Chunked: the decoder enforces it.
     let chunked = request("POST / HTTP/1.1", &["Transfer-Encoding: chunked"]);
     let (head, _) = parser.parse_head(&chunked).unwrap().unwrap();
-    let mut decoder = parser.body_decoder(&head);
+    let mut decoder = parser.body_decoder(&head).unwrap();
     assert_eq!(decoder.decode(b"b\r\n").unwrap_err().status, 413);
 }
 
