@@ -1,11 +1,12 @@
 //! Sans-I/O RFC 6455 protocol core: framing, masking, UTF-8 validation,
-//! message assembly, permessage-deflate and the HTTP upgrade handshake. No
-//! sockets, no runtime.
+//! message assembly, permessage-deflate, the HTTP upgrade handshake and an HTTP/1.1
+//! server codec. No sockets, no runtime.
 
 pub mod close;
 pub mod deflate;
 pub mod frame;
 pub mod handshake;
+pub mod http1;
 pub mod mask;
 pub mod receiver;
 pub mod utf8;
