@@ -12,4 +12,5 @@ pub mod publish;
 pub mod registry;
 pub mod router;
 pub mod runtime;
+pub mod tls;
 pub mod upgrade;
