@@ -56,6 +56,9 @@ mod options;
 mod pem;
 mod sni;
 
+#[cfg(test)]
+mod tests;
+
 pub use acceptor::{
     MissingServerNameFuture, MissingServerNameHook, TlsServer, DEFAULT_MISSING_NAME_TIMEOUT,
     MAX_PENDING_MISSING_NAMES,
