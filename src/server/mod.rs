@@ -13,4 +13,5 @@ pub mod registry;
 pub mod router;
 pub mod runtime;
 pub mod stream;
+pub mod tls;
 pub mod upgrade;
