@@ -100,8 +100,9 @@ export interface WebSocketBehavior<UserData> {
   sendPingsAutomatically?: boolean
   /** rsws: `ws.publish` also reaches the sender (default false, as uWS.js). */
   publishToSelf?: boolean
-  /** Accepted for compatibility; permessage-deflate is not implemented yet. */
-  compression?: number
+  /** permessage-deflate: a CompressOptions value, a compressor and a decompressor
+   * combined with `|` (default DISABLED). */
+  compression?: CompressOptions
   upgrade?: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => void | Promise<void>
   open?: (ws: WebSocket<UserData>) => void | Promise<void>
   /** `message` stays valid after the handler returns (unlike uWS.js). */
@@ -172,6 +173,29 @@ export interface TemplatedApp {
   /** rsws: this app's sockets subscribed to the topic. */
   getSubscribers<UserData = unknown>(topic: RecognizedString): WebSocket<UserData>[]
 }
+
+/** permessage-deflate options; the values are uWS.js v20's. */
+export type CompressOptions = number
+export const DISABLED: CompressOptions
+export const SHARED_COMPRESSOR: CompressOptions
+export const SHARED_DECOMPRESSOR: CompressOptions
+export const DEDICATED_COMPRESSOR_3KB: CompressOptions
+export const DEDICATED_COMPRESSOR_4KB: CompressOptions
+export const DEDICATED_COMPRESSOR_8KB: CompressOptions
+export const DEDICATED_COMPRESSOR_16KB: CompressOptions
+export const DEDICATED_COMPRESSOR_32KB: CompressOptions
+export const DEDICATED_COMPRESSOR_64KB: CompressOptions
+export const DEDICATED_COMPRESSOR_128KB: CompressOptions
+export const DEDICATED_COMPRESSOR_256KB: CompressOptions
+export const DEDICATED_COMPRESSOR: CompressOptions
+export const DEDICATED_DECOMPRESSOR_512B: CompressOptions
+export const DEDICATED_DECOMPRESSOR_1KB: CompressOptions
+export const DEDICATED_DECOMPRESSOR_2KB: CompressOptions
+export const DEDICATED_DECOMPRESSOR_4KB: CompressOptions
+export const DEDICATED_DECOMPRESSOR_8KB: CompressOptions
+export const DEDICATED_DECOMPRESSOR_16KB: CompressOptions
+export const DEDICATED_DECOMPRESSOR_32KB: CompressOptions
+export const DEDICATED_DECOMPRESSOR: CompressOptions
 
 export type ListenOptions = 0 | 1
 export const LIBUS_LISTEN_EXCLUSIVE_PORT: 1

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the Autobahn testsuite (fuzzingclient) against the rsws echo example and fails on
-# any FAILED case. Usage: .ci/autobahn.sh [cases] (default: sections 1-10, all but the
-# permessage-deflate sections 12 and 13).
+# any FAILED case. Usage: [COMPRESSION=shared|dedicated] .ci/autobahn.sh [cases]
+# (default: every section; 12 and 13, permessage-deflate, need COMPRESSION).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cases=${1:-'1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'}
+default='1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'
+if [ -n "${COMPRESSION:-}" ]; then default='*'; fi
+cases=${1:-$default}
 autobahn=${AUTOBAHN_TOOLS:-../shared/tools/autobahn}
 if [ ! -x "$autobahn/run-server-suite.sh" ]; then
   echo "autobahn: $autobahn/run-server-suite.sh not found (set AUTOBAHN_TOOLS)" >&2
@@ -19,5 +21,5 @@ for _ in $(seq 50); do
   (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
   sleep 0.1
 done
-"$autobahn/run-server-suite.sh" "ws://127.0.0.1:$port" --cases "$cases" --agent rsws --outdir ab-report
+"$autobahn/run-server-suite.sh" "ws://127.0.0.1:$port" --cases "$cases" --agent rsws --outdir "ab-report${COMPRESSION:+-$COMPRESSION}"
 kill -0 $server # the server must have survived the suite

@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit` by `npm test`: the typings must accept uWS.js-style code
 // and reject misuse (the @ts-expect-error lines fail the build if they stop being errors).
-import { App, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT } from '..'
+import { App, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT, SHARED_COMPRESSOR, DEDICATED_DECOMPRESSOR_4KB } from '..'
 import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats, HttpRequest, HttpResponse, ShutdownResult } from '..'
 
 interface User {
@@ -29,6 +29,7 @@ app.ws<User>('/chat/:room', {
   closeOnBackpressureLimit: false,
   sendPingsAutomatically: true,
   maxLifetime: 10,
+  compression: SHARED_COMPRESSOR | DEDICATED_DECOMPRESSOR_4KB,
   publishToSelf: false,
   open: (ws) => {
     const name: string = ws.getUserData().name

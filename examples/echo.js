@@ -1,16 +1,22 @@
 'use strict'
 // Echo server: every message comes back with its text/binary flag.
 // Run: npm start   (then connect to ws://localhost:9001)
-const { App } = require('..')
+const rsws = require('..')
 
 const port = Number(process.env.PORT) || 9001
+// COMPRESSION=shared|dedicated turns permessage-deflate on (and compresses the echoes).
+const compression = {
+  shared: rsws.SHARED_COMPRESSOR | rsws.SHARED_DECOMPRESSOR,
+  dedicated: rsws.DEDICATED_COMPRESSOR | rsws.DEDICATED_DECOMPRESSOR,
+}[process.env.COMPRESSION || ''] || rsws.DISABLED
 
-App()
+rsws
+  .App()
   .ws('/*', {
     maxPayloadLength: 16 * 1024 * 1024,
     idleTimeout: 60,
-    open: (ws) => ws.getUserData(),
-    message: (ws, message, isBinary) => ws.send(message, isBinary),
+    compression,
+    message: (ws, message, isBinary) => ws.send(message, isBinary, compression !== rsws.DISABLED),
   })
   .listen(port, (token) => {
     if (token) console.log(`rsws echo server listening on ws://localhost:${port}`)

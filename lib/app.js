@@ -19,6 +19,8 @@ const ABORTED = 10
 const HEADER = 12
 
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
+const { compression } = require('./compression')
+const { SHARED_COMPRESSOR } = compression
 
 const EMPTY = new ArrayBuffer(0)
 const textEncoder = new TextEncoder()
@@ -52,6 +54,14 @@ function behaviorNumber(behavior, key, fallback) {
   return v
 }
 
+/** A uWS.js CompressOptions value (constants combined with `|`). */
+function compressionOption(v) {
+  if (v === undefined || v === false || v === null) return 0
+  if (v === true) return SHARED_COMPRESSOR
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new TypeError('compression must be a CompressOptions value (e.g. SHARED_COMPRESSOR)')
+  return v
+}
+
 class TemplatedApp {
   constructor(options = {}) {
     if (options.pubsub !== undefined && typeof options.pubsub !== 'string') {
@@ -82,6 +92,7 @@ class TemplatedApp {
       maxPayloadLength: behaviorNumber(behavior, 'maxPayloadLength', 16 * 1024),
       idleTimeout: behaviorNumber(behavior, 'idleTimeout', 120),
       maxLifetime: behaviorNumber(behavior, 'maxLifetime', 0),
+      compression: compressionOption(behavior.compression),
       sendPingsAutomatically: behavior.sendPingsAutomatically !== false,
       maxBackpressure,
       closeOnBackpressureLimit: behavior.closeOnBackpressureLimit === true,
@@ -215,14 +226,12 @@ class TemplatedApp {
 
   /** Publishes to every subscriber of the topic; true if it has any (as uWS.js). */
   publish(topic, message, isBinary = false, compress = false) {
-    void compress
-    return this._publish(topicString(topic), message, isBinary, -1) > 0
+    return this._publish(topicString(topic), message, isBinary, -1, compress) > 0
   }
 
   /** Like publish, with what happened per subscriber: `{ sent, buffered, dropped }`. */
   publishWithStats(topic, message, isBinary = false, compress = false) {
-    void compress
-    this._publish(topicString(topic), message, isBinary, -1)
+    this._publish(topicString(topic), message, isBinary, -1, compress)
     const [sent, buffered, dropped] = this._native.lastPublishStats()
     return { sent, buffered, dropped }
   }
@@ -241,12 +250,12 @@ class TemplatedApp {
     return this._native.subscribers(topicString(topic)).map((id) => this._sockets[id]).filter((ws) => ws && !ws._closed)
   }
 
-  _publish(topic, message, isBinary, sender) {
+  _publish(topic, message, isBinary, sender, compress) {
     this._out.beforePublish()
     const found =
       typeof message === 'string'
-        ? this._native.publishText(topic, sender, message)
-        : this._native.publish(topic, sender, !!isBinary, bytesOf(message))
+        ? this._native.publishText(topic, sender, !!compress, message)
+        : this._native.publish(topic, sender, !!isBinary, !!compress, bytesOf(message))
     this._out.afterPublish()
     return found
   }

@@ -14,6 +14,8 @@ const AUTO_FLUSH = 64 * 1024
 
 const op = { CONTINUATION: 0, TEXT: 1, BINARY: 2, PING: 9, PONG: 10, END: 0x80, CLOSE: 0x81, RELEASE: 0x82 }
 const FLAG_MORE = 1
+/** Compress this whole message if permessage-deflate was agreed. */
+const FLAG_COMPRESS = 2
 
 /** A Uint8Array view of any binary message type, or a TypeError. */
 function bytesOf(message) {
@@ -62,9 +64,8 @@ class Outbox {
     b[at + 11] = len >>> 24
   }
 
-  /** Queues a frame; returns the payload length in bytes. */
-  frame(id, opcode, more, message) {
-    const flags = more ? FLAG_MORE : 0
+  /** Queues a frame (`flags`: FLAG_MORE, FLAG_COMPRESS); returns the payload length in bytes. */
+  frame(id, opcode, flags, message) {
     if (typeof message === 'string') {
       this.reserve(HEADER + message.length * 3)
       const at = this.len
@@ -77,7 +78,7 @@ class Outbox {
     const bytes = bytesOf(message)
     if (bytes.length >= DIRECT) {
       this.flush()
-      this.native.sendDirect(id, opcode, more, bytes)
+      this.native.sendDirect(id, opcode, flags, bytes)
       return bytes.length
     }
     this.command(id, opcode, flags, 0, bytes)
@@ -131,4 +132,4 @@ class Outbox {
   }
 }
 
-module.exports = { Outbox, op, bytesOf }
+module.exports = { Outbox, op, bytesOf, FLAG_MORE, FLAG_COMPRESS }

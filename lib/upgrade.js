@@ -124,7 +124,8 @@ class UpgradeResponse {
   /** Accepts: the 101 carries the status's headers; `userData` becomes `ws.getUserData()`. */
   upgrade(userData, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context) {
     this._check()
-    void secWebSocketExtensions, context
+    void context
+    const extensions = secWebSocketExtensions === undefined || secWebSocketExtensions === null ? '' : checkHeaderText(secWebSocketExtensions, 'extensions')
     const key = typeof secWebSocketKey === 'string' && secWebSocketKey ? secWebSocketKey : this._raw.key
     // A raw offer list ("chat, superchat") is not a valid answer: pick its first entry.
     let protocol = secWebSocketProtocol === undefined ? '' : checkHeaderText(secWebSocketProtocol, 'protocol')
@@ -132,7 +133,7 @@ class UpgradeResponse {
     const headers = this._headers.flat()
     this._finish()
     this._app._userData.set(this._id, userData)
-    if (!this._app._native.acceptUpgrade(this._id, checkHeaderText(key, 'key'), protocol || null, headers)) {
+    if (!this._app._native.acceptUpgrade(this._id, checkHeaderText(key, 'key'), protocol || null, extensions, headers)) {
       this._app._userData.delete(this._id)
     }
   }

@@ -1,6 +1,6 @@
 'use strict'
 // The uWS.js-shaped WebSocket object: an id and user data; native state lives in Rust.
-const { op, bytesOf } = require('./outbox')
+const { op, bytesOf, FLAG_MORE, FLAG_COMPRESS } = require('./outbox')
 const { addressBytes, addressTextBuffer } = require('./address')
 
 const CLOSED_ERROR = 'Invalid access of closed WebSocket'
@@ -33,8 +33,7 @@ class WebSocket {
   send(message, isBinary = false, compress = false) {
     this._check()
     this._noFragment('send')
-    void compress
-    return this._frame(isBinary ? op.BINARY : op.TEXT, false, message, isBinary)
+    return this._frame(isBinary ? op.BINARY : op.TEXT, compress ? FLAG_COMPRESS : 0, message, isBinary)
   }
 
   /** Starts a fragmented message; finish it with sendLastFragment. Publishes to this
@@ -42,8 +41,9 @@ class WebSocket {
   sendFirstFragment(message, isBinary = false, compress = false) {
     this._check()
     this._noFragment('sendFirstFragment')
+    // Fragmented messages go uncompressed: `compress` is accepted and ignored.
     void compress
-    const status = this._frame(isBinary ? op.BINARY : op.TEXT, true, message, isBinary)
+    const status = this._frame(isBinary ? op.BINARY : op.TEXT, FLAG_MORE, message, isBinary)
     this._fragment = status === DROPPED ? 'dropped' : 'sending'
     return status
   }
@@ -65,7 +65,7 @@ class WebSocket {
       return DROPPED
     }
     // Never dropped once started: a missing fragment would corrupt the stream.
-    const status = this._frame(op.CONTINUATION, more, message, true, false)
+    const status = this._frame(op.CONTINUATION, more ? FLAG_MORE : 0, message, true, false)
     if (!more) this._fragment = null
     return status
   }
@@ -78,11 +78,11 @@ class WebSocket {
 
   ping(message = '') {
     this._check()
-    return this._frame(op.PING, false, message, true)
+    return this._frame(op.PING, 0, message, true)
   }
 
   /** Queues a frame unless the socket is past maxBackpressure; returns the uWS.js status. */
-  _frame(opcode, more, message, isBinary, mayDrop = true) {
+  _frame(opcode, flags, message, isBinary, mayDrop = true) {
     const out = this._app._out
     const route = this._app._routes[this._route]
     const limit = route.maxBackpressure
@@ -92,7 +92,7 @@ class WebSocket {
       this._app._dropped(this, route, message, isBinary)
       return DROPPED
     }
-    const len = out.frame(this._id, opcode, more, message)
+    const len = out.frame(this._id, opcode, flags, message)
     if (this._epoch !== out.epoch) {
       this._epoch = out.epoch
       this._pending = 0
@@ -156,9 +156,8 @@ class WebSocket {
   /** Publishes to the topic's subscribers except this socket (unless `publishToSelf`). */
   publish(topic, message, isBinary = false, compress = false) {
     this._check()
-    void compress
     const self = this._app._routes[this._route].publishToSelf ? -1 : this._id
-    return this._app._publish(topicString(topic), message, isBinary, self) > 0
+    return this._app._publish(topicString(topic), message, isBinary, self, compress) > 0
   }
 
   cork(cb) {

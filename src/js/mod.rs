@@ -47,6 +47,8 @@ pub struct RouteOptions {
     pub has_upgrade_handler: bool,
     /// Minutes; 0 disables.
     pub max_lifetime: f64,
+    /// uWS.js CompressOptions bits (permessage-deflate); 0 disables.
+    pub compression: u32,
 }
 
 #[napi(object)]
@@ -84,6 +86,7 @@ impl NativeApp {
             max_payload_length: clamp_len(options.max_payload_length),
             idle_timeout: duration(options.idle_timeout),
             max_lifetime: duration(options.max_lifetime * 60.0),
+            compression: options.compression,
             send_pings_automatically: options.send_pings_automatically,
             max_backpressure: clamp_len(options.max_backpressure),
             close_on_backpressure_limit: options.close_on_backpressure_limit,
@@ -180,10 +183,10 @@ impl NativeApp {
         outbox::dispatch(&self.core, records);
     }
 
-    /// Sends one large frame without packing it first.
+    /// Sends one large frame without packing it first; `flags` as in the outbox.
     #[napi]
-    pub fn send_direct(&self, id: u32, opcode: u32, more: bool, payload: &[u8]) {
-        outbox::send_direct(&self.core, id, opcode as u8, more, payload);
+    pub fn send_direct(&self, id: u32, opcode: u32, flags: u32, payload: &[u8]) {
+        outbox::send_direct(&self.core, id, opcode as u8, flags as u8, payload);
     }
 
     /// A live view of the bytes queued per connection id (read as a `Uint32Array`).
@@ -204,10 +207,12 @@ impl NativeApp {
         id: u32,
         key: String,
         protocol: Option<String>,
+        extensions: Option<String>,
         headers: Vec<String>,
     ) -> bool {
         let decision = Decision::Accept {
             protocol: protocol.filter(|p| !p.is_empty()),
+            extensions: extensions.unwrap_or_default(),
             extra_headers: pairs(headers),
             key,
         };
@@ -287,13 +292,20 @@ impl NativeApp {
     /// Publishes to every subscriber except `sender` (-1: none); returns how many
     /// subscribers it found (sent, buffered or dropped). `lastPublishStats()` splits them.
     #[napi]
-    pub fn publish(&self, topic: String, sender: i32, binary: bool, payload: &[u8]) -> u32 {
-        self.publish_bytes(&topic, sender, binary, payload)
+    pub fn publish(
+        &self,
+        topic: String,
+        sender: i32,
+        binary: bool,
+        compress: bool,
+        payload: &[u8],
+    ) -> u32 {
+        self.publish_bytes(&topic, sender, binary, compress, payload)
     }
 
     #[napi]
-    pub fn publish_text(&self, topic: String, sender: i32, text: String) -> u32 {
-        self.publish_bytes(&topic, sender, false, text.as_bytes())
+    pub fn publish_text(&self, topic: String, sender: i32, compress: bool, text: String) -> u32 {
+        self.publish_bytes(&topic, sender, false, compress, text.as_bytes())
     }
 
     /// `[sent, buffered, dropped]` of the last publish.
@@ -342,11 +354,25 @@ impl NativeApp {
 }
 
 impl NativeApp {
-    fn publish_bytes(&self, topic: &str, sender: i32, binary: bool, payload: &[u8]) -> u32 {
+    fn publish_bytes(
+        &self,
+        topic: &str,
+        sender: i32,
+        binary: bool,
+        compress: bool,
+        payload: &[u8],
+    ) -> u32 {
         let sender = u32::try_from(sender)
             .ok()
             .and_then(|id| self.core.lock_registry().get(id).cloned());
-        let stats = publish::publish(&self.core, topic, binary, payload, sender.as_ref());
+        let stats = publish::publish(
+            &self.core,
+            topic,
+            binary,
+            payload,
+            compress,
+            sender.as_ref(),
+        );
         self.last_publish.set(stats);
         stats.reached() + stats.dropped
     }

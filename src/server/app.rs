@@ -2,7 +2,7 @@
 //! event queue towards its JS thread.
 
 use super::buffered::BufferedTable;
-use super::conn::{ConnShared, DeliveryPolicy};
+use super::conn::{ConnShared, DeliveryPolicy, SendDeflate};
 use super::events::{kind, EventQueue, Waker};
 use super::publish::PubSub;
 use super::registry::Registry;
@@ -21,6 +21,8 @@ pub struct Behavior {
     /// `maxLifetime`: the connection is closed (1006) this long after it opened.
     pub max_lifetime: Option<Duration>,
     pub send_pings_automatically: bool,
+    /// uWS.js CompressOptions bits for permessage-deflate (0 = off).
+    pub compression: u32,
     /// Bytes queued per socket past which sends and publishes are dropped (0 = none).
     pub max_backpressure: usize,
     pub close_on_backpressure_limit: bool,
@@ -37,6 +39,7 @@ impl Default for Behavior {
             max_payload_length: 16 * 1024,
             idle_timeout: Some(Duration::from_secs(120)),
             max_lifetime: None,
+            compression: 0,
             send_pings_automatically: true,
             max_backpressure: 64 * 1024,
             close_on_backpressure_limit: false,
@@ -123,6 +126,7 @@ impl AppCore {
         behavior: &Behavior,
         peer: SocketAddr,
         upgrade_id: u32,
+        deflate: Option<SendDeflate>,
     ) -> Option<Arc<ConnShared>> {
         let policy = DeliveryPolicy {
             max_backpressure: behavior.max_backpressure,
@@ -134,9 +138,11 @@ impl AppCore {
         }
         let events = self.events.clone();
         let buffered = self.buffered.clone();
-        let conn = self
-            .lock_registry()
-            .insert_with(|id| Arc::new(ConnShared::new(stream, buffered, id, policy, events)))?;
+        let conn = self.lock_registry().insert_with(|id| {
+            Arc::new(ConnShared::new(
+                stream, buffered, id, policy, events, deflate,
+            ))
+        })?;
         let id = conn.id();
         let mut payload = [0u8; 22];
         payload[..18].copy_from_slice(&address_bytes(peer));

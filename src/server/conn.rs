@@ -8,6 +8,8 @@
 use super::buffered::BufferedTable;
 use super::events::{kind, EventQueue};
 use super::stream::Stream;
+use crate::protocol::deflate::{Deflater, Negotiated};
+use crate::protocol::frame::{encode_compressed_frame, encode_frame, OpCode};
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
 use std::io::IoSlice;
@@ -50,6 +52,42 @@ struct Outbound {
     /// in `held` so they cannot land between its fragments.
     fragmenting: bool,
     held: VecDeque<Bytes>,
+    /// permessage-deflate was agreed: compresses sends asked to be compressed. Behind
+    /// the same lock as the queue, so compression order is wire order.
+    deflate: Option<SendDeflate>,
+}
+
+/// The compressing side of an agreed permessage-deflate.
+pub struct SendDeflate {
+    deflater: Deflater,
+    /// The agreed `server_max_window_bits`: shared frames compressed with a larger
+    /// window cannot be sent here.
+    window_bits: u8,
+}
+
+impl SendDeflate {
+    pub fn new(negotiated: &Negotiated) -> Self {
+        SendDeflate {
+            deflater: negotiated.deflater(),
+            window_bits: negotiated.server_max_window_bits,
+        }
+    }
+}
+
+/// A publish's frame, encoded once for every subscriber: plain, and compressed (with
+/// `SHARED_WINDOW_BITS`) when the publisher asked for compression and it helps.
+pub struct SharedFrame<'a> {
+    pub plain: &'a Bytes,
+    pub compressed: Option<&'a Bytes>,
+}
+
+/// Window of shared (publish) compressed frames: what every client can take unless it
+/// asked for a smaller one (those get the plain frame).
+pub const SHARED_WINDOW_BITS: u8 = 15;
+
+thread_local! {
+    /// Compressed payloads are built here, then framed into the caller's buffer.
+    static DEFLATE_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 pub struct ConnShared {
@@ -82,14 +120,19 @@ impl ConnShared {
         id: u32,
         policy: DeliveryPolicy,
         events: Arc<EventQueue>,
+        deflate: Option<SendDeflate>,
     ) -> Self {
+        let out = Outbound {
+            deflate,
+            ..Outbound::default()
+        };
         ConnShared {
             policy,
             events,
             topics: Mutex::new(None),
             dirty: AtomicBool::new(false),
             stream,
-            out: Mutex::new(Outbound::default()),
+            out: Mutex::new(out),
             buffered: AtomicUsize::new(0),
             table,
             id,
@@ -126,10 +169,22 @@ impl ConnShared {
         close_after: bool,
         fragmenting: Option<bool>,
     ) -> bool {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         if out.closed {
             return false;
         }
+        self.write_locked(out, frames, close_after, fragmenting);
+        true
+    }
+
+    /// The write itself, under the outbound lock (released at the end).
+    fn write_locked(
+        &self,
+        mut out: std::sync::MutexGuard<'_, Outbound>,
+        frames: &[u8],
+        close_after: bool,
+        fragmenting: Option<bool>,
+    ) {
         out.closed = close_after;
         let release_held = match fragmenting {
             Some(now) => std::mem::replace(&mut out.fragmenting, now) && !now,
@@ -157,6 +212,36 @@ impl ConnShared {
             drop(out);
             self.notify.notify_one();
         }
+    }
+
+    /// Sends one whole message compressed when permessage-deflate was agreed (plain
+    /// otherwise, or when compression would not make it smaller). `frame` is scratch.
+    pub fn write_compressed(&self, opcode: OpCode, payload: &[u8], frame: &mut Vec<u8>) -> bool {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.closed {
+            return false;
+        }
+        frame.clear();
+        match out.deflate.as_mut() {
+            Some(d) => DEFLATE_SCRATCH.with_borrow_mut(|compressed| {
+                compressed.clear();
+                d.deflater.compress(payload, compressed);
+                if compressed.len() < payload.len() {
+                    encode_compressed_frame(frame, opcode, true, compressed, None);
+                } else {
+                    // The peer will not see these bytes in its window: forget them.
+                    d.deflater.reset();
+                    encode_frame(frame, opcode, true, payload, None);
+                }
+                if compressed.capacity() > 1 << 20 {
+                    *compressed = Vec::new();
+                }
+            }),
+            None => encode_frame(frame, opcode, true, payload, None),
+        }
+        // Still under the lock: a shared frame cannot slip between this message's
+        // compression and its place on the wire.
+        self.write_locked(out, frame, false, Some(false));
         true
     }
 
@@ -164,7 +249,12 @@ impl ConnShared {
     /// publisher writes its dirty connections once at the end of its JS turn. Over the
     /// backpressure limit the frame is dropped: the owning app hears of it (`dropped`)
     /// and the connection closes if its behaviour says so.
-    pub fn queue_shared(&self, frame: &Bytes, payload: &[u8], binary: bool) -> SendStatus {
+    pub fn queue_shared(
+        &self,
+        frame: &SharedFrame<'_>,
+        payload: &[u8],
+        binary: bool,
+    ) -> SendStatus {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         if out.closed {
             return SendStatus::Closed;
@@ -182,6 +272,14 @@ impl ConnShared {
             }
             return SendStatus::Dropped;
         }
+        let frame = match (frame.compressed, out.deflate.as_mut()) {
+            (Some(compressed), Some(d)) if d.window_bits >= SHARED_WINDOW_BITS => {
+                // The peer's window now holds this message, which our deflater never saw.
+                d.deflater.reset();
+                compressed
+            }
+            _ => frame.plain,
+        };
         self.add_buffered(frame.len() as isize);
         if out.fragmenting {
             out.held.push_back(frame.clone());

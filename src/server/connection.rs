@@ -3,11 +3,12 @@
 //! is kept per connection, so idle connections hold no read buffer.
 
 use super::app::{AppCore, Behavior};
-use super::conn::{command, ConnShared};
+use super::conn::{command, ConnShared, SendDeflate};
 use super::events::{kind, Batch};
 use super::stream::Stream;
 use super::upgrade::{self, Decision};
 use crate::protocol::close;
+use crate::protocol::deflate::{self, Negotiated};
 use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
 use crate::protocol::handshake::{self, HandshakeError, MAX_HEADER_BYTES};
 use crate::protocol::receiver::{CloseError, Handler, Payload, Receiver, Role};
@@ -31,16 +32,18 @@ thread_local! {
 pub async fn serve(app: Arc<AppCore>, stream: Stream, peer: SocketAddr) {
     // Boxed (here and for closing): these phases are short, and an unboxed future would
     // make every idle connection's task as large as the largest phase.
-    let Some((stream, route, leftover, upgrade_id)) = Box::pin(upgrade(&app, stream, peer)).await
+    let Some((stream, route, leftover, upgrade_id, deflate)) =
+        Box::pin(upgrade(&app, stream, peer)).await
     else {
         return;
     };
-    websocket(app, stream, route, leftover, peer, upgrade_id).await;
+    websocket(app, stream, route, leftover, peer, upgrade_id, deflate).await;
 }
 
 /// A completed upgrade: the stream, route index, bytes after the request (the first
-/// frames) and the id of the JS upgrade request that accepted it (0 without a handler).
-type Upgraded = (Stream, usize, Vec<u8>, u32);
+/// frames), the id of the JS upgrade request that accepted it (0 without a handler) and
+/// the agreed permessage-deflate parameters.
+type Upgraded = (Stream, usize, Vec<u8>, u32, Option<Box<Negotiated>>);
 
 /// Reads and answers the upgrade request, asking the route's JS `upgrade` handler if it
 /// has one; None if the request failed or was rejected.
@@ -58,20 +61,30 @@ async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgr
     };
     let mut out = Vec::with_capacity(256);
     let mut upgrade_id = 0;
-    if app.behavior(route).has_upgrade_handler {
+    let behavior = app.behavior(route);
+    let negotiate = |offer: &str| {
+        (behavior.compression != 0 && !offer.is_empty())
+            .then(|| deflate::negotiate(behavior.compression, offer))
+            .flatten()
+            .map(Box::new)
+    };
+    let negotiated;
+    if behavior.has_upgrade_handler {
         let (id, decision) = upgrade::ask(app, &stream, &req, route, &params, peer).await?;
         match decision {
             Decision::Accept {
                 protocol,
+                extensions,
                 extra_headers,
                 key,
             } => {
                 upgrade_id = id;
+                negotiated = negotiate(&extensions);
                 handshake::write_accept_response(
                     &mut out,
                     &key,
                     protocol.as_deref(),
-                    None,
+                    negotiated.as_ref().map(|n| n.response_header.as_str()),
                     &extra_headers,
                 );
             }
@@ -90,10 +103,12 @@ async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgr
             }
         }
     } else {
-        handshake::write_accept_response(&mut out, &req.key, None, None, &[]);
+        negotiated = negotiate(&req.extensions);
+        let extensions = negotiated.as_ref().map(|n| n.response_header.as_str());
+        handshake::write_accept_response(&mut out, &req.key, None, extensions, &[]);
     }
     stream.write_all(&out).await.ok()?;
-    Some((stream, route, leftover, upgrade_id))
+    Some((stream, route, leftover, upgrade_id, negotiated))
 }
 
 /// Reads the upgrade request through the thread's scratch buffer, keeping bytes per
@@ -238,13 +253,19 @@ async fn websocket(
     mut leftover: Vec<u8>,
     peer: SocketAddr,
     upgrade_id: u32,
+    deflate: Option<Box<Negotiated>>,
 ) {
     let behavior = app.behavior(route);
-    let Some(conn) = app.open(stream, route, &behavior, peer, upgrade_id) else {
+    let send_deflate = deflate.as_deref().map(SendDeflate::new);
+    let Some(conn) = app.open(stream, route, &behavior, peer, upgrade_id, send_deflate) else {
         return; // the App holds its maximum number of connections
     };
     let id = conn.id();
-    let receiver = Receiver::new(Role::Server, behavior.max_payload_length);
+    let mut receiver = Receiver::new(Role::Server, behavior.max_payload_length);
+    if let Some(negotiated) = &deflate {
+        receiver.set_inflater(Some(negotiated.inflater()));
+    }
+    drop(deflate);
     let lifetime = behavior.max_lifetime;
     let mut c = Connection {
         app,

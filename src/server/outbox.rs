@@ -23,6 +23,16 @@ pub mod op {
 
 /// `flags` bit: more fragments of this message follow (the frame has FIN clear).
 pub const FLAG_MORE: u8 = 1;
+/// `flags` bit: compress this message (`send(..., compress)`) if permessage-deflate was
+/// agreed. Only whole messages (no FLAG_MORE, not continuations) are compressed.
+pub const FLAG_COMPRESS: u8 = 2;
+
+/// A whole text or binary message the sender asked to compress.
+fn wants_compression(opcode: OpCode, flags: u8) -> bool {
+    flags & FLAG_COMPRESS != 0
+        && flags & FLAG_MORE == 0
+        && matches!(opcode, OpCode::Text | OpCode::Binary)
+}
 
 struct Record<'a> {
     id: u32,
@@ -57,6 +67,14 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
     let mut fragmenting: Option<bool> = None;
     for rec in parse(buf) {
         if let Some(opcode) = frame_opcode(rec.op) {
+            if wants_compression(opcode, rec.flags) {
+                write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
+                if let Some(conn) = registry.get(rec.id) {
+                    conn.write_compressed(opcode, rec.payload, &mut scratch);
+                }
+                scratch.clear();
+                continue;
+            }
             if pending != Some(rec.id) {
                 write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
                 pending = Some(rec.id);
@@ -130,12 +148,18 @@ fn write_pending(
 }
 
 /// Writes one large frame straight from the caller's buffer (no packing copy in JS).
-pub fn send_direct(app: &AppCore, id: u32, opcode: u8, more: bool, payload: &[u8]) {
+pub fn send_direct(app: &AppCore, id: u32, opcode: u8, flags: u8, payload: &[u8]) {
     let Some(opcode) = frame_opcode(opcode) else {
         return;
     };
+    let more = flags & FLAG_MORE != 0;
     let registry = app.lock_registry();
     if let Some(conn) = registry.get(id) {
+        if wants_compression(opcode, flags) {
+            let mut frame = Vec::new();
+            conn.write_compressed(opcode, payload, &mut frame);
+            return;
+        }
         let mut frame = Vec::with_capacity(payload.len() + 14);
         encode_frame(&mut frame, opcode, !more, payload, None);
         let fragmenting = (!opcode.is_control()).then_some(more);

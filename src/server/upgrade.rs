@@ -16,6 +16,8 @@ use tokio::sync::oneshot;
 pub enum Decision {
     Accept {
         protocol: Option<String>,
+        /// The `secWebSocketExtensions` JS passed: the offer to negotiate from.
+        extensions: String,
         extra_headers: Vec<(String, String)>,
         key: String,
     },

@@ -26,13 +26,16 @@ const MAX_WINDOW: u8 = 15;
 /// First output allocation when the compressed size suggests less.
 const MIN_INFLATE_CHUNK: usize = 1024;
 
+// Boxed: the addon is loaded with dlopen, where glibc has little room for static TLS
+// (inline, these took 1.2 KiB and made loading fail with "cannot allocate memory in
+// static TLS block").
 thread_local! {
     /// Compressors for messages compressed on their own, one per window
     /// size (9..=15), made on first use. Reset after every message.
-    static STANDALONE_COMPRESSORS: RefCell<[Option<Compress>; 7]> =
-        const { RefCell::new([const { None }; 7]) };
+    static STANDALONE_COMPRESSORS: RefCell<Option<Box<[Option<Compress>; 7]>>> =
+        const { RefCell::new(None) };
     /// Decompressor for messages compressed on their own; reset after every message.
-    static STANDALONE_DECOMPRESSOR: RefCell<Option<Decompress>> = const { RefCell::new(None) };
+    static STANDALONE_DECOMPRESSOR: RefCell<Option<Box<Decompress>>> = const { RefCell::new(None) };
 }
 
 /// Compresses one connection's outgoing messages.
@@ -87,6 +90,7 @@ impl Deflater {
 pub fn compress_standalone(message: &[u8], window_bits: u8, out: &mut Vec<u8>) {
     let window_bits = zlib_window(window_bits);
     STANDALONE_COMPRESSORS.with_borrow_mut(|compressors| {
+        let compressors = compressors.get_or_insert_with(|| Box::new([const { None }; 7]));
         let slot = &mut compressors[usize::from(window_bits - MIN_ZLIB_WINDOW)];
         let compressor = slot.get_or_insert_with(|| new_compressor(window_bits));
         deflate_message(compressor, message, out);
@@ -165,7 +169,7 @@ impl Inflater {
     ) -> Result<(), InflateError> {
         if self.no_context_takeover {
             return STANDALONE_DECOMPRESSOR.with_borrow_mut(|slot| {
-                let decompressor = slot.get_or_insert_with(|| Decompress::new(false));
+                let decompressor = slot.get_or_insert_with(|| Box::new(Decompress::new(false)));
                 let result = inflate_message(decompressor, message, max_len, out);
                 decompressor.reset(false);
                 result
