@@ -122,6 +122,9 @@ export interface AppOptions {
   ioThreads?: number
   /** Join the process-wide topic space of this name (shared with apps in other worker threads). */
   pubsub?: string
+  /** rsws: connections held at once, handshakes included; beyond it new ones get a 503
+   * and are closed (default 0: no limit). */
+  maxConnections?: number
 }
 
 export interface ShutdownOptions {

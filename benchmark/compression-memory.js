@@ -74,6 +74,6 @@ else {
       encoding: 'utf8',
     })
     const { perConnKiB } = JSON.parse(out.trim().split('\n').pop())
-    console.log(`| \`${name}\` | ${perConnKiB.toFixed(1)} KiB |`)
+    console.log(`| ${name.replaceAll(' | ', ' + ')} | ${perConnKiB.toFixed(1)} KiB |`)
   }
 }

@@ -67,7 +67,11 @@ class TemplatedApp {
     if (options.pubsub !== undefined && typeof options.pubsub !== 'string') {
       throw new TypeError('options.pubsub must be the name of a shared topic space')
     }
-    this._native = new NativeApp(() => this._onWake(), options.ioThreads, options.pubsub)
+    const { maxConnections = 0 } = options
+    if (!Number.isInteger(maxConnections) || maxConnections < 0 || maxConnections > 0xffffffff) {
+      throw new TypeError('options.maxConnections must be a non-negative integer (0 = no limit)')
+    }
+    this._native = new NativeApp(() => this._onWake(), options.ioThreads, options.pubsub, maxConnections)
     this._out = new Outbox(this._native)
     /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
     this._bufferedView = new Uint32Array(this._native.bufferedView())

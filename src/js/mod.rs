@@ -68,11 +68,14 @@ impl NativeApp {
         on_wake: Function<'_>,
         io_threads: Option<u32>,
         pubsub: Option<String>,
+        max_connections: Option<u32>,
     ) -> Result<Self> {
         runtime::get(io_threads.map(|n| n as usize));
         let waker = unsafe { JsWaker::new(env.raw(), on_wake.raw()) }?;
+        let core = AppCore::new(Box::new(waker.clone()), publish::engine(pubsub.as_deref()));
+        core.set_max_connections(max_connections.unwrap_or(0) as usize);
         Ok(NativeApp {
-            core: AppCore::new(Box::new(waker.clone()), publish::engine(pubsub.as_deref())),
+            core,
             last_publish: Cell::new(PublishStats::default()),
             waker,
             listeners: Vec::new(),

@@ -9,7 +9,7 @@ use super::registry::Registry;
 use super::router::{best_match, Pattern};
 use super::upgrade::Pending;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -70,6 +70,18 @@ pub struct AppCore {
     pub scratch: Mutex<Vec<u8>>,
     /// Set by `app.close()`/`shutdown()`: handshakes in progress are refused.
     refusing: AtomicBool,
+    /// `maxConnections` (0 = no limit) and the connections held now, handshakes included.
+    max_connections: AtomicUsize,
+    connections: AtomicUsize,
+}
+
+/// A connection's place under `maxConnections`, given back when it is dropped.
+pub struct Admission(Arc<AppCore>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl AppCore {
@@ -84,6 +96,8 @@ impl AppCore {
             scratch: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
             refusing: AtomicBool::new(false),
+            max_connections: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
         })
     }
 
@@ -106,6 +120,18 @@ impl AppCore {
     pub fn behavior(&self, route: usize) -> Behavior {
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
         routes[route].behavior.clone()
+    }
+
+    pub fn set_max_connections(&self, max: usize) {
+        self.max_connections.store(max, Ordering::Release);
+    }
+
+    /// Takes a place for a new connection; None when `maxConnections` are held.
+    pub fn admit(self: &Arc<Self>) -> Option<Admission> {
+        let max = self.max_connections.load(Ordering::Acquire);
+        let held = self.connections.fetch_add(1, Ordering::AcqRel);
+        let admission = Admission(self.clone());
+        (max == 0 || held < max).then_some(admission)
     }
 
     /// Refuses (or again accepts) connections that have not completed their handshake.

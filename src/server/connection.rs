@@ -22,6 +22,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing handshake may take before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(4);
 const SCRATCH_LEN: usize = 64 * 1024;
+/// Queued bytes past which pings are no longer answered (the peer is not reading).
+const PONG_QUEUE_LIMIT: usize = 64 * 1024;
 /// Reads per readiness event before yielding to other connections.
 const READS_PER_WAKE: usize = 4;
 
@@ -30,6 +32,15 @@ thread_local! {
 }
 
 pub async fn serve(app: Arc<AppCore>, stream: Stream, peer: SocketAddr) {
+    let Some(_admission) = app.admit() else {
+        Box::pin(respond(
+            stream,
+            "503 Service Unavailable",
+            b"Too many connections",
+        ))
+        .await;
+        return;
+    };
     // Boxed (here and for closing): these phases are short, and an unboxed future would
     // make every idle connection's task as large as the largest phase.
     let Some((stream, route, leftover, upgrade_id, deflate)) =
@@ -181,6 +192,9 @@ struct Sink<'a> {
     behavior: &'a Behavior,
     /// Pongs to send, encoded.
     replies: &'a mut Vec<u8>,
+    /// False while the peer does not read what we send: a ping flood then gets no more
+    /// pongs, so it cannot grow our queue without bound.
+    answer_pings: bool,
     peer_close: Option<(u16, Vec<u8>)>,
     /// The server already ended the connection: incoming messages are not delivered.
     discard: bool,
@@ -195,7 +209,9 @@ impl Handler for Sink<'_> {
     }
 
     fn ping(&mut self, payload: &[u8]) {
-        encode_frame(self.replies, OpCode::Pong, true, payload, None);
+        if self.answer_pings {
+            encode_frame(self.replies, OpCode::Pong, true, payload, None);
+        }
         if self.behavior.has_ping_handler && !self.discard {
             self.batch.push(self.id, kind::PING, 0, 0, payload);
         }
@@ -365,12 +381,14 @@ impl Connection {
         let behavior = &self.behavior;
         let receiver = &mut self.receiver;
         let conn = &self.conn;
+        let answer_pings = conn.buffered_amount() <= PONG_QUEUE_LIMIT;
         let ((result, peer_close), full) = self.app.events.with_batch(|batch| {
             let mut sink = Sink {
                 batch,
                 id,
                 behavior,
                 replies: &mut replies,
+                answer_pings,
                 peer_close: None,
                 discard: false,
             };
@@ -456,6 +474,7 @@ impl Connection {
                         id: self.id,
                         behavior: &self.behavior,
                         replies: &mut replies,
+                        answer_pings: false,
                         peer_close: None,
                         discard: true,
                     };
