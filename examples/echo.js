@@ -14,6 +14,9 @@ rsws
   .App()
   .ws('/*', {
     maxPayloadLength: 16 * 1024 * 1024,
+    // Clients such as the Autobahn suite send many large messages without waiting for the
+    // echoes: allow a deep queue rather than dropping echoes (the default is 64 KiB).
+    maxBackpressure: 64 * 1024 * 1024,
     idleTimeout: 60,
     compression,
     message: (ws, message, isBinary) => ws.send(message, isBinary, compression !== rsws.DISABLED),

@@ -7,7 +7,9 @@ pub mod protocol;
 pub mod pubsub;
 pub mod server;
 
+#[cfg(feature = "napi-binding")]
 mod js;
 
+#[cfg(feature = "napi-binding")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

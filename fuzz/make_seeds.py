@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed corpora: fuzz/corpus/<target>/seed-<name>.
+
+Run from anywhere: python3 fuzz/make_seeds.py. The files are committed; inputs the
+fuzzer adds next to them (hash names) are ignored by fuzz/.gitignore.
+"""
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+KEY = b"\x37\xfa\x21\x3d"
+
+
+def write(target, name, data):
+    path = os.path.join(ROOT, target)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def header(opcode, length, fin=True, mask=KEY, rsv=0, form=None):
+    """A frame header; form forces the 7/16/64-bit length encoding."""
+    first = (0x80 if fin else 0) | rsv << 4 | opcode
+    mask_bit = 0x80 if mask else 0
+    form = form or (7 if length < 126 else 16 if length <= 0xFFFF else 64)
+    if form == 7:
+        out = bytes([first, mask_bit | length])
+    elif form == 16:
+        out = bytes([first, mask_bit | 126]) + struct.pack(">H", length)
+    else:
+        out = bytes([first, mask_bit | 127]) + struct.pack(">Q", length)
+    return out + (mask or b"")
+
+
+def masked(data, key=KEY):
+    return bytes(b ^ key[i % 4] for i, b in enumerate(data))
+
+
+def frame(opcode, payload, fin=True, mask=KEY, rsv=0):
+    body = masked(payload, mask) if mask else payload
+    return header(opcode, len(payload), fin, mask, rsv) + body
+
+
+def close(code, reason=b""):
+    return frame(8, struct.pack(">H", code) + reason)
+
+
+# frame_header: each opcode, each length form at its edges, flags, truncations.
+for op, name in [(0, "cont"), (1, "text"), (2, "binary"), (8, "close"), (9, "ping"), (10, "pong")]:
+    write("frame_header", f"{name}", header(op, 5) + b"hello")
+for n in [0, 125, 126, 65535, 65536, 2**32, 2**63 - 1]:
+    write("frame_header", f"len-{n}", header(2, n))
+    write("frame_header", f"len-{n}-unmasked", header(2, n, mask=None))
+write("frame_header", "len-126-in-64bit-form", header(2, 126, form=64))
+write("frame_header", "len-5-in-16bit-form", header(2, 5, form=16))
+write("frame_header", "len-top-bit", header(2, 2**63 + 1))
+write("frame_header", "rsv-all-reserved-opcode", header(3, 1, fin=False, rsv=7))
+write("frame_header", "truncated-64bit", header(2, 70000)[:6])
+
+# mask: key (4), offset (8), align (1), split (2), then the data.
+for n in [0, 1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 300]:
+    offset = struct.pack("<Q", n * 7)
+    data = bytes(i * 13 & 0xFF for i in range(n))
+    write("mask", f"len-{n}", KEY + offset + bytes([n % 64]) + struct.pack("<H", n // 2) + data)
+
+# handshake: valid requests and one of each refusal.
+VALID = [
+    b"GET /chat?room=1 HTTP/1.1",
+    b"Host: server.example.com",
+    b"Upgrade: websocket",
+    b"Connection: Upgrade",
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    b"Sec-WebSocket-Version: 13",
+]
+
+
+def request(lines, eol=b"\r\n"):
+    return eol.join(lines) + eol + eol
+
+
+def replaced(prefix, line):
+    return [line if l.startswith(prefix) else l for l in VALID]
+
+
+def without(prefix):
+    return [l for l in VALID if not l.startswith(prefix)]
+
+
+write("handshake", "valid", request(VALID))
+write("handshake", "valid-bare-lf", request(VALID, b"\n"))
+write("handshake", "valid-with-body", request(VALID) + frame(1, b"hi"))
+write("handshake", "valid-extras", request(VALID + [
+    b"Origin: http://example.com",
+    b"Sec-WebSocket-Protocol: chat, superchat",
+    b"Sec-WebSocket-Protocol: v2",
+    b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+    b"connection: keep-alive",
+]))
+write("handshake", "valid-tokens", request(replaced(b"Connection", b"Connection: keep-alive, Upgrade")
+                                          + [b"X-Empty:"]))
+write("handshake", "partial", request(VALID)[:-3])
+write("handshake", "post", request(replaced(b"GET", b"POST / HTTP/1.1")))
+write("handshake", "http10", request(replaced(b"GET", b"GET / HTTP/1.0")))
+write("handshake", "no-upgrade", request(without(b"Upgrade")))
+write("handshake", "no-connection", request(without(b"Connection")))
+write("handshake", "no-host", request(without(b"Host")))
+write("handshake", "version-8", request(replaced(b"Sec-WebSocket-Version", b"Sec-WebSocket-Version: 8")))
+write("handshake", "key-15-bytes", request(replaced(b"Sec-WebSocket-Key", b"Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4P")))
+write("handshake", "key-unpadded", request(replaced(b"Sec-WebSocket-Key", b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ")))
+write("handshake", "malformed", b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n")
+write("handshake", "too-many-headers", request(VALID + [b"X-%d: v" % i for i in range(101)]))
+
+# receiver_utf8, raw mode: 0 (raw), limit index, cut count, cuts (u16), then the stream.
+def raw(stream, limit=5, cuts=()):
+    return bytes([0, limit, len(cuts)]) + b"".join(struct.pack("<H", c) for c in cuts) + stream
+
+
+EURO = "€".encode()
+write("receiver_utf8", "text", raw(frame(1, "héllo €uro 𝄞".encode()), cuts=(3, 9)))
+write("receiver_utf8", "binary", raw(frame(2, bytes(range(40)))))
+write("receiver_utf8", "fragmented-text", raw(
+    frame(1, b"ab" + EURO[:1], fin=False) + frame(9, b"ping") + frame(0, EURO[1:] + "𝄞".encode()[:2], fin=False)
+    + frame(10, b"") + frame(0, "𝄞".encode()[2:])))
+write("receiver_utf8", "invalid-utf8", raw(frame(1, b"ok\xed\xa0\x80")))
+write("receiver_utf8", "incomplete-at-fin", raw(frame(1, b"ab" + EURO[:2])))
+write("receiver_utf8", "close-code-reason", raw(frame(1, b"x") + close(1000, "bye ✓".encode()) + frame(1, b"after")))
+write("receiver_utf8", "close-bad-reason", raw(close(4000, b"\xc3\x28")))
+write("receiver_utf8", "close-1005", raw(close(1005)))
+write("receiver_utf8", "text-126", raw(frame(1, b"a" * 126), cuts=(2, 4, 8)))
+write("receiver_utf8", "too-big", raw(frame(2, b"z" * 1001), limit=5))
+write("receiver_utf8", "len-65536-partial", raw(header(2, 65536) + masked(b"q" * 100), limit=6))
+write("receiver_utf8", "unmasked", raw(frame(1, b"hi", mask=None)))
+write("receiver_utf8", "structured", b"\x01" + "text ✓ 𝄞".encode() * 4)
+
+# connection: limit (x4), read size (1 + 16 x), then the request and the frames.
+def conn(body, limit=32, read=0):
+    return bytes([limit, read]) + request(VALID) + body
+
+
+write("connection", "echo", conn(frame(1, b"hello") + frame(2, b"\x00\x01") + close(1000, b"bye")))
+write("connection", "byte-by-byte", conn(frame(1, b"ab" + EURO, fin=False) + frame(9, b"p") + frame(0, b"c") + close(1001)))
+write("connection", "reads-of-17", conn(frame(9, b"x" * 125) + frame(2, b"y" * 100) + frame(8, b""), read=1))
+write("connection", "too-big", conn(frame(1, b"a" * 126), limit=31))
+write("connection", "fragments-at-limit", conn(frame(2, b"a" * 60, fin=False) + frame(0, b"b" * 68, fin=False)
+                                               + frame(9, b"c" * 125) + frame(0, b"")))
+write("connection", "bad-utf8", conn(frame(1, b"\xff")))
+write("connection", "bad-close-code", conn(close(1006)))
+write("connection", "reserved-opcode", conn(frame(3, b"")))
+write("connection", "refused", bytes([1, 0]) + request(without(b"Host")))
