@@ -16,15 +16,14 @@ function detectLibc() {
     if (ldd.includes('musl')) return 'musl'
     if (ldd.includes('GNU C Library') || ldd.includes('GLIBC')) return 'glibc'
   } catch {}
-  // Node's diagnostic report has glibcVersionRuntime only when linked against glibc.
+  // Node's diagnostic report has glibcVersionRuntime only when Node runs on glibc.
   try {
-    const report = process.report && process.report.getReport()
-    const parsed = typeof report === 'string' ? JSON.parse(report) : report
-    if (parsed && parsed.header && parsed.header.glibcVersionRuntime) return 'glibc'
-    const libs = (parsed && parsed.sharedObjects) || []
-    if (libs.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'))) return 'musl'
-  } catch {}
-  return 'glibc'
+    const report = process.report.getReport()
+    const header = (typeof report === 'string' ? JSON.parse(report) : report).header
+    return header.glibcVersionRuntime ? 'glibc' : 'musl'
+  } catch {
+    return 'glibc'
+  }
 }
 
 function load() {
