@@ -21,6 +21,10 @@ if (!binariesDir) {
   process.exit(2)
 }
 const outDir = path.resolve(outArg || path.join(root, 'npm'))
+const fail = (message) => {
+  console.error(`layout-npm: ${message}`)
+  process.exit(1)
+}
 const inPlace = outDir === path.join(root, 'npm')
 
 /** rsws.<target>.node files under dir, by target; two of one target is an error. */
@@ -33,7 +37,7 @@ function findBinaries(dir, found = new Map()) {
     }
     const m = /^rsws\.(.+)\.node$/.exec(entry.name)
     if (!m) continue
-    if (found.has(m[1])) throw new Error(`two binaries for ${m[1]}: ${found.get(m[1])} and ${full}`)
+    if (found.has(m[1])) fail(`two binaries for ${m[1]}: ${found.get(m[1])} and ${full}`)
     found.set(m[1], full)
   }
   return found
@@ -46,10 +50,10 @@ const packages = fs
 const binaries = findBinaries(path.resolve(binariesDir))
 
 const unknown = [...binaries.keys()].filter((t) => !packages.includes(t))
-if (unknown.length) throw new Error(`binaries for targets without an npm/ package: ${unknown.join(', ')}`)
+if (unknown.length) fail(`binaries for targets without an npm/ package: ${unknown.join(', ')}`)
 const missing = packages.filter((t) => !binaries.has(t))
-if (all && missing.length) throw new Error(`no binary for: ${missing.join(', ')}`)
-if (binaries.size === 0) throw new Error(`no rsws.*.node under ${binariesDir}`)
+if (all && missing.length) fail(`no binary for: ${missing.join(', ')}`)
+if (binaries.size === 0) fail(`no rsws.*.node under ${binariesDir}`)
 
 for (const target of packages) {
   const binary = binaries.get(target)
@@ -63,7 +67,7 @@ for (const target of packages) {
     }
   }
   const { main } = JSON.parse(fs.readFileSync(path.join(dest, 'package.json'), 'utf8'))
-  if (main !== `rsws.${target}.node`) throw new Error(`npm/${target}/package.json main is ${main}`)
+  if (main !== `rsws.${target}.node`) fail(`npm/${target}/package.json main is ${main}`)
   fs.copyFileSync(binary, path.join(dest, main))
   fs.chmodSync(path.join(dest, main), 0o755)
   const kib = (fs.statSync(binary).size / 1024).toFixed(1)
