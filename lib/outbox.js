@@ -37,6 +37,8 @@ class Outbox {
     this.epoch = 0
     /** Publishes queued frames in Rust that the next flush must write. */
     this.published = false
+    /** A large payload went straight to Rust this turn. */
+    this.directSent = false
     this.flush = this.flush.bind(this)
   }
 
@@ -79,6 +81,11 @@ class Outbox {
     if (bytes.length >= DIRECT) {
       this.flush()
       this.native.sendDirect(id, opcode, flags, bytes)
+      // Counted as pending for the rest of this turn; the end-of-turn flush must start a
+      // new epoch even with nothing packed, or the bytes stay counted in later turns
+      // (they accumulated until sends were dropped far below maxBackpressure).
+      this.directSent = true
+      this.schedule()
       return bytes.length
     }
     this.command(id, opcode, flags, 0, bytes)
@@ -115,9 +122,16 @@ class Outbox {
 
   flush() {
     this.scheduled = false
-    if (this.len === 0 && !this.published) return
+    if (this.len === 0 && !this.published) {
+      if (this.directSent) {
+        this.directSent = false
+        this.epoch++
+      }
+      return
+    }
     this.epoch++
     this.published = false
+    this.directSent = false
     const len = this.len
     this.len = 0
     this.native.flush(this.buf.subarray(0, len))
