@@ -67,6 +67,8 @@ pub struct AppCore {
     pub scratch: Mutex<Vec<u8>>,
     /// Set by `app.close()`/`shutdown()`: handshakes in progress are refused.
     refusing: AtomicBool,
+    /// HTTP routes and the connections serving them.
+    pub http: super::http::HttpState,
 }
 
 impl AppCore {
@@ -81,6 +83,7 @@ impl AppCore {
             scratch: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
             refusing: AtomicBool::new(false),
+            http: super::http::HttpState::default(),
         })
     }
 
