@@ -784,3 +784,62 @@ test('app.close() aborts pending responses', T, async () => {
   assert.equal(await withTimeout(aborted.promise, 1000, 'onAborted'), true)
   await c.waitEnd(5000)
 })
+
+test('many concurrent requests over many connections', T, async () => {
+  const s = start((app) =>
+    app
+      .get('/n/:i', (res, req) => {
+        const i = req.getParameter('i')
+        if (Number(i) % 3 === 0) {
+          res.onAborted(() => {})
+          setImmediate(() => res.end(i))
+        } else res.end(i)
+      })
+      .post('/sum', (res) => {
+        let n = 0
+        res.onData((d, last) => {
+          for (const b of new Uint8Array(d)) n += b
+          if (last) res.end(String(n))
+        })
+      }),
+  )
+  try {
+    const gets = Array.from({ length: 300 }, (_, i) => fetch(s.url(`/n/${i}`)).then((r) => r.text()))
+    const posts = Array.from({ length: 50 }, () =>
+      fetch(s.url('/sum'), { method: 'POST', body: Buffer.alloc(10000, 1) }).then((r) => r.text()),
+    )
+    const got = await Promise.all(gets)
+    assert.deepEqual(got, Array.from({ length: 300 }, (_, i) => String(i)))
+    assert.deepEqual(await Promise.all(posts), Array(50).fill('10000'))
+  } finally {
+    s.close()
+  }
+})
+
+test('app.shutdown(): idle connections close, a pending response finishes with Connection: close', T, async () => {
+  let pending
+  const started = deferred()
+  const s = start((app) =>
+    app
+      .get('/idle', (res) => res.end('idle'))
+      .get('/slow', (res) => {
+        res.onAborted(() => {})
+        pending = res
+        started.resolve()
+      }),
+  )
+  const idle = await raw(s.port, 'GET /idle HTTP/1.1\r\nHost: x\r\n\r\n', (r) => r.body().toString() === 'idle')
+  const slow = new RawClient(s.port)
+  await slow.connected
+  await slow.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n')
+  await withTimeout(started.promise, 5000, 'slow request')
+  const done = s.app.shutdown({ timeoutMs: 1000 })
+  await idle.waitEnd(3000)
+  await sleep(50)
+  assert.equal(slow.closed, false)
+  pending.end('slow')
+  await slow.waitEnd(3000)
+  assert.equal(slow.header('connection'), 'close')
+  assert.equal(slow.body().toString(), 'slow')
+  await done
+})

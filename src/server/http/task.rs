@@ -45,7 +45,7 @@ enum Io {
     Gone,
 }
 
-struct Task<'a> {
+pub(super) struct Task<'a> {
     app: &'a AppCore,
     peer: SocketAddr,
     io: Io,
@@ -83,7 +83,7 @@ impl Drop for Task<'_> {
 }
 
 impl<'a> Task<'a> {
-    fn new(app: &'a AppCore, stream: Stream, peer: SocketAddr) -> Self {
+    pub(super) fn new(app: &'a AppCore, stream: Stream, peer: SocketAddr) -> Self {
         Task {
             app,
             peer,
@@ -105,14 +105,14 @@ impl<'a> Task<'a> {
         }
     }
 
-    async fn run(mut self) -> Option<Handoff> {
+    pub(super) async fn run(mut self) -> Option<Handoff> {
         let mut timeout = HANDSHAKE_TIMEOUT;
         loop {
             let head = match self.read_head(timeout).await {
                 Ok(head) => head,
                 Err(Some(e)) => {
                     self.send(&e.response_bytes()).await;
-                    self.close_gracefully().await;
+                    Box::pin(self.close_gracefully()).await;
                     return None;
                 }
                 // The peer left, or sent no (complete) request in time: closed silently,
@@ -140,13 +140,14 @@ impl<'a> Task<'a> {
                     b"Server closing",
                 );
                 self.send(&out).await;
-                self.close_gracefully().await;
+                Box::pin(self.close_gracefully()).await;
                 return None;
             }
-            match self.exchange(head, routes, wants_ws).await {
+            // Boxed: an idle keep-alive connection then holds only the head-reading state.
+            match Box::pin(self.exchange(head, routes, wants_ws)).await {
                 Next::KeepAlive if !self.app.is_refusing() => {}
                 Next::KeepAlive | Next::Close => {
-                    self.close_gracefully().await;
+                    Box::pin(self.close_gracefully()).await;
                     return None;
                 }
                 Next::Drop => return None,

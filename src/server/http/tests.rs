@@ -299,3 +299,26 @@ fn an_aborted_request_is_reported_once_and_its_slot_freed() {
         dispatch(&app, &answer);
     });
 }
+
+/// An idle keep-alive connection holds this boxed future (plus its HttpConn): keep it
+/// moderate.
+#[test]
+fn http_phase_future_is_moderate() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let app = AppCore::new(Box::new(NoWake), Arc::new(PubSub::default()));
+        let task = task::Task::new(&app, Stream::Tcp(stream), peer).run();
+        let size = std::mem::size_of_val(&task);
+        let conn = std::mem::size_of::<HttpConn>();
+        println!("HTTP phase future: {size} bytes, HttpConn: {conn} bytes");
+        assert!(size < 1536, "HTTP phase future is {size} bytes");
+    });
+}
