@@ -563,7 +563,14 @@ class Http {
       taken = true
       report(err)
     }
-    if (!taken && !res._done) res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain').end('Not Found')
+    if (!taken && !res._done) {
+      try {
+        res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain').end('Not Found')
+      } catch {
+        // A yielding handler already started the response: end it as it is.
+        res.end()
+      }
+    }
     const wanted = res._onData !== null && !res._done
     if (flags & HAS_BODY) {
       // Until this arrives Rust reads no body: it streams it, or drops it.
