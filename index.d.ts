@@ -1,4 +1,4 @@
-// Type definitions for rsws: the uWebSockets.js v20 WebSocket API, plus rsws additions.
+// Type definitions for rsws: the uWebSockets.js v20 WebSocket and HTTP API, plus rsws additions.
 
 /** A message or topic: strings are sent as UTF-8. */
 export type RecognizedString = string | ArrayBuffer | Uint8Array | Int8Array | Uint16Array | Int16Array |
@@ -46,35 +46,66 @@ export interface WebSocket<UserData> {
   getUserData(): UserData
 }
 
-/** The request of an upgrade handler; unlike uWS.js it stays valid after the handler returns. */
+/** The request of an upgrade handler or an HTTP route handler; unlike uWS.js it stays
+ * valid after the handler returns. */
 export interface HttpRequest {
   /** A header by lowercase name; '' when absent. */
   getHeader(lowerCaseKey: RecognizedString): string
+  /** A route parameter by index or by name (without ':'). */
   getParameter(index: number | string): string | undefined
   getUrl(): string
   /** Lowercase method. */
   getMethod(): string
   getCaseSensitiveMethod(): string
-  /** The query string without '?'. */
-  getQuery(): string
+  /** The query string without '?' (undefined when there is none). */
+  getQuery(): string | undefined
   /** One decoded query value. */
   getQuery(key: string): string | undefined
   forEach(cb: (key: string, value: string) => void): void
+  /** HTTP routes: true passes the request on to the next matching route (or the 404). */
   setYield(yield_: boolean): HttpRequest
 }
 
-/** The response of an upgrade handler. */
+/** The response of an upgrade handler or an HTTP route handler. Every method throws once
+ * the response ended or was aborted. */
 export interface HttpResponse {
-  /** True once the client went away (after onAborted ran). */
+  /** True once the client went away (after onAborted ran), or after close(). */
   readonly aborted: boolean
+  /** Upgrade handlers only (throws in HTTP routes). */
   upgrade<UserData>(userData: UserData, secWebSocketKey: RecognizedString, secWebSocketProtocol: RecognizedString,
     secWebSocketExtensions: RecognizedString, context: us_socket_context_t): void
+  /** Once, before any header: '200 OK', '404 Not Found', ... (HTTP routes: 200-599). */
   writeStatus(status: RecognizedString): HttpResponse
+  /** HTTP routes refuse Content-Length and Transfer-Encoding: end, endWithoutBody, write
+   * and tryEnd set them. */
   writeHeader(key: RecognizedString, value: RecognizedString): HttpResponse
-  /** Answers the upgrade request with this response instead (e.g. after writeStatus('401 Unauthorized')). */
+  /** Ends the response with a body (Content-Length, or the last chunk after write()).
+   * Upgrade handlers: answers the upgrade request with this response instead (e.g. after
+   * writeStatus('401 Unauthorized')). */
   end(body?: RecognizedString, closeConnection?: boolean): HttpResponse
-  close(): HttpResponse
+  /** Ends without a body; reportedContentLength is sent as Content-Length (HEAD requests
+   * and 304 only; 0 is accepted for any). */
+  endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): HttpResponse
+  /** Streams part of the body (chunked). False when the queued bytes are over 64 KiB:
+   * wait for onWritable. The chunk is always taken. */
+  write(chunk: RecognizedString): boolean
+  /** Writes part of a body of totalSize bytes (Content-Length): [ok, done]. The chunk is
+   * always taken whole (getWriteOffset counts it); ok is false while the queued bytes
+   * are over 64 KiB: wait for onWritable. */
+  tryEnd(fullBodyOrChunk: RecognizedString, totalSize: number): [boolean, boolean]
+  /** Body bytes written so far. */
+  getWriteOffset(): number
+  /** Runs once the queued bytes were written, after write/tryEnd reported backpressure
+   * (once per such report). The return value is not used. */
+  onWritable(handler: (offset: number) => boolean): HttpResponse
   onAborted(handler: () => void): HttpResponse
+  /** The request body in chunks; register it in the handler itself (synchronously), or
+   * the body is discarded. A request without a body gets one empty last chunk. */
+  onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): HttpResponse
+  /** Stops reading the request body (and the socket) until resume(). */
+  pause(): void
+  resume(): void
+  close(): HttpResponse
   cork(cb: () => void): HttpResponse
   getRemoteAddress(): ArrayBuffer
   getRemoteAddressAsText(): ArrayBuffer
@@ -151,8 +182,27 @@ export interface PublishStats {
   dropped: number
 }
 
+/** An HTTP route handler. A handler that returns without answering leaves the request
+ * pending until it is answered or the client leaves (onAborted); it never aborts. */
+export type HttpHandler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>
+
 export interface TemplatedApp {
   ws<UserData>(pattern: RecognizedString, behavior: WebSocketBehavior<UserData>): TemplatedApp
+  /** HTTP routes, with the patterns and precedence of ws(): routes for the method first,
+   * then `any` routes; unmatched requests get 404. A WebSocket upgrade to a ws() route
+   * goes there, other requests for the same path to these. */
+  get(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  post(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  put(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  /** DELETE. */
+  del(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  patch(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  options(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  head(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  connect(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  trace(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
+  /** Every method. */
+  any(pattern: RecognizedString, handler: HttpHandler): TemplatedApp
   listen(port: number, cb: (listenSocket: us_listen_socket | false) => void | Promise<void>): TemplatedApp
   listen(host: RecognizedString, port: number, cb: (listenSocket: us_listen_socket | false) => void | Promise<void>): TemplatedApp
   listen(port: number, options: ListenOptions, cb: (listenSocket: us_listen_socket | false) => void | Promise<void>): TemplatedApp

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by `npm test`: the typings must accept uWS.js-style code
 // and reject misuse (the @ts-expect-error lines fail the build if they stop being errors).
 import { App, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT, SHARED_COMPRESSOR, DEDICATED_DECOMPRESSOR_4KB } from '..'
-import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats, HttpRequest, HttpResponse, ShutdownResult } from '..'
+import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats, HttpRequest, HttpResponse, ShutdownResult, HttpHandler } from '..'
 
 interface User {
   name: string
@@ -81,3 +81,40 @@ void closed
 app.shutdown({ code: 1001, reason: 'bye', timeoutMs: 1000 }).then((r: ShutdownResult) => void [r.sockets, r.graceful, r.forced])
 // @ts-expect-error listen_unix takes the callback first
 app.listen_unix('/tmp/x.sock', () => {})
+
+// HTTP routes
+const page: HttpHandler = (res, req) => {
+  const q: string | undefined = req.getQuery()
+  res.writeStatus('200 OK').writeHeader('Content-Type', 'text/html').end(`<p>${q ?? ''}</p>`)
+}
+app
+  .get('/', page)
+  .post('/upload/:name', (res: HttpResponse, req: HttpRequest) => {
+    const name: string | undefined = req.getParameter('name')
+    res.onAborted(() => void res.aborted)
+    const parts: Buffer[] = []
+    res.onData((chunk: ArrayBuffer, isLast: boolean) => {
+      parts.push(Buffer.from(chunk))
+      if (isLast) res.cork(() => res.writeStatus('201 Created').end(name ?? '', false))
+    })
+  })
+  .put('/p', (res) => void res.endWithoutBody())
+  .del('/d', (res, req) => void req.setYield(true))
+  .patch('/x', (res) => void res.end())
+  .options('/*', (res) => void res.writeHeader('Allow', 'GET').endWithoutBody(0, true))
+  .head('/h', (res) => void res.endWithoutBody(10))
+  .connect('/c', (res) => void res.close())
+  .trace('/t', (res) => void res.end(new Uint8Array(1)))
+  .any('/stream', async (res) => {
+    const ok: boolean = res.write('chunk')
+    const [tried, done]: [boolean, boolean] = res.tryEnd(Buffer.alloc(1), 2)
+    const offset: number = res.getWriteOffset()
+    res.onWritable((at: number) => at >= offset)
+    res.pause()
+    res.resume()
+    void [ok, tried, done]
+  })
+// @ts-expect-error a route handler is required
+app.get('/missing')
+// @ts-expect-error onData chunks are ArrayBuffers
+app.post('/bad', (res) => res.onData((chunk: string) => void chunk))

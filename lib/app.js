@@ -173,6 +173,7 @@ class TemplatedApp {
    * frame); each socket's close handler runs before this returns, with code 1006. */
   close() {
     this._stopAccepting('')
+    if (this._http) this._http.close(false)
     for (const ws of this._sockets) if (ws !== undefined && !ws._closed) ws.close()
     return this
   }
@@ -186,6 +187,7 @@ class TemplatedApp {
     if (!Number.isInteger(code) || code < 1000 || code > 4999) throw new RangeError('code must be a close code (1000-4999)')
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new TypeError('timeoutMs must be a non-negative number')
     this._stopAccepting('503 Service Unavailable')
+    if (this._http) this._http.close(true)
     const waiting = new Set()
     const result = { sockets: 0, graceful: 0, forced: 0 }
     for (const ws of this._sockets) {
@@ -419,6 +421,9 @@ class TemplatedApp {
               if (handler) handler(ws)
               break
             }
+            default:
+              // HTTP routes (lib/http.js).
+              if (this._http) this._http.onEvent(kind, id, flags, b, start, len)
           }
         } catch (err) {
           report(err)
@@ -429,6 +434,8 @@ class TemplatedApp {
     }
   }
 }
+
+require('./http').install(TemplatedApp)
 
 function App(options) {
   return new TemplatedApp(options)

@@ -412,3 +412,6 @@ fn duration(seconds: f64) -> Option<Duration> {
     }
     Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::from_secs(u32::MAX as u64)))
 }
+
+// After NativeApp: napi-derive must see the struct before another `impl` block of it.
+mod http;

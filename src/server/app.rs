@@ -73,6 +73,8 @@ pub struct AppCore {
     /// `maxConnections` (0 = no limit) and the connections held now, handshakes included.
     max_connections: AtomicUsize,
     connections: AtomicUsize,
+    /// HTTP routes and the connections serving them.
+    pub http: super::http::HttpState,
 }
 
 /// A connection's place under `maxConnections`, given back when it is dropped.
@@ -98,6 +100,7 @@ impl AppCore {
             refusing: AtomicBool::new(false),
             max_connections: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
+            http: super::http::HttpState::default(),
         })
     }
 

@@ -10,7 +10,7 @@ use super::upgrade::{self, Decision};
 use crate::protocol::close;
 use crate::protocol::deflate::{self, Negotiated};
 use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
-use crate::protocol::handshake::{self, HandshakeError, MAX_HEADER_BYTES};
+use crate::protocol::handshake::{self, HandshakeError};
 use crate::protocol::receiver::{CloseError, Handler, Payload, Receiver, Role};
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing handshake may take before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(4);
 const SCRATCH_LEN: usize = 64 * 1024;
@@ -59,10 +59,11 @@ type Upgraded = (Stream, usize, Vec<u8>, u32, Option<Box<Negotiated>>);
 /// Reads and answers the upgrade request, asking the route's JS `upgrade` handler if it
 /// has one; None if the request failed or was rejected.
 async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgraded> {
-    let (req, leftover) = match read_request(&stream).await {
+    // Plain HTTP requests are served there until one is for a `.ws()` route.
+    let (stream, request) = super::http::serve(app, stream, peer).await?;
+    let (req, leftover) = match request {
         Ok(done) => done,
-        Err(Some(e)) => return reject(stream, e).await,
-        Err(None) => return None,
+        Err(e) => return reject(stream, e).await,
     };
     if app.is_refusing() {
         return respond(stream, "503 Service Unavailable", b"Server closing").await;
@@ -120,51 +121,6 @@ async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgr
     }
     stream.write_all(&out).await.ok()?;
     Some((stream, route, leftover, upgrade_id, negotiated))
-}
-
-/// Reads the upgrade request through the thread's scratch buffer, keeping bytes per
-/// connection only while a request is incomplete (a whole request usually arrives in one
-/// read). Returns the request and the bytes after it; Err(None) when the peer left or
-/// timed out.
-async fn read_request(
-    stream: &Stream,
-) -> Result<(handshake::UpgradeRequest, Vec<u8>), Option<HandshakeError>> {
-    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
-    let mut partial: Vec<u8> = Vec::new();
-    loop {
-        tokio::select! {
-            r = stream.readable() => r.map_err(|_| None)?,
-            _ = sleep_until(deadline) => return Err(None),
-        }
-        let step = SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            let n = match stream.try_read(&mut scratch) {
-                Ok(0) => return Err(None),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
-                Err(_) => return Err(None),
-            };
-            let was_empty = partial.is_empty();
-            if !was_empty {
-                partial.extend_from_slice(&scratch[..n]);
-            }
-            let data: &[u8] = if was_empty { &scratch[..n] } else { &partial };
-            match handshake::parse_upgrade_request(data) {
-                Ok(Some((req, consumed))) => Ok(Some((req, data[consumed..].to_vec()))),
-                Ok(None) if data.len() < MAX_HEADER_BYTES => {
-                    if was_empty {
-                        partial = scratch[..n].to_vec();
-                    }
-                    Ok(None)
-                }
-                Ok(None) => Err(Some(HandshakeError::HeadersTooLarge)),
-                Err(e) => Err(Some(e)),
-            }
-        })?;
-        if let Some(done) = step {
-            return Ok(done);
-        }
-    }
 }
 
 /// Answers with a plain-text status response and closes.
@@ -549,7 +505,7 @@ impl Connection {
 
 /// Half-closes the socket and waits briefly for the peer's FIN, so that unread bytes do
 /// not turn our close into a reset (which would lose the close frame).
-async fn linger_close(stream: &Stream) {
+pub(super) async fn linger_close(stream: &Stream) {
     stream.shutdown_write();
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut sink = [0u8; 512];

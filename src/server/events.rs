@@ -38,6 +38,20 @@ pub mod kind {
     pub const UPGRADE: u8 = 9;
     /// The client of a pending upgrade request went away (`res.onAborted`).
     pub const ABORTED: u8 = 10;
+
+    // HTTP routes (src/server/http), numbered apart from the WebSocket kinds. `id` is the
+    // connection's HTTP slot; records are in queue order, so JS can route them by slot.
+    /// A request for JS route handlers. `flags`: see `server::http::request::flag`;
+    /// payload: see `server::http::request::encode`.
+    pub const HTTP_REQUEST: u8 = 32;
+    /// Request body bytes for `res.onData`; `flags` bit 0 = last chunk.
+    pub const HTTP_DATA: u8 = 33;
+    /// The client went away before the response ended (`res.onAborted`); payload = u32
+    /// request serial.
+    pub const HTTP_ABORTED: u8 = 34;
+    /// The response's queued bytes were written after `write`/`tryEnd` reported
+    /// backpressure (`res.onWritable`); payload = u32 request serial.
+    pub const HTTP_WRITABLE: u8 = 35;
 }
 
 /// Messages at least this large cross as their own zero-copy buffer instead of being

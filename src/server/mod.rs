@@ -6,6 +6,7 @@ pub mod buffered;
 pub mod conn;
 pub mod connection;
 pub mod events;
+pub mod http;
 pub mod listener;
 pub mod outbox;
 pub mod publish;

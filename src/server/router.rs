@@ -78,6 +78,24 @@ pub fn best_match<'a>(
     best.map(|(i, _, params)| (i, params))
 }
 
+/// Every route matching `path` among `(index, pattern)` pairs, most specific first (ties:
+/// the order given), each with its parameter values. HTTP routes use it to offer a
+/// request to the next route when a handler yields.
+pub fn ranked_matches<'a>(
+    patterns: impl Iterator<Item = (usize, &'a Pattern)>,
+    path: &str,
+) -> Vec<(usize, Vec<String>)> {
+    let mut found: Vec<(usize, Vec<u8>, Vec<String>)> = patterns
+        .filter_map(|(i, p)| p.matches(path).map(|(rank, params)| (i, rank, params)))
+        .collect();
+    // Stable: equal ranks keep the order given.
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    found
+        .into_iter()
+        .map(|(i, _, params)| (i, params))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +124,19 @@ mod tests {
         assert_eq!(route(&["/a/:b"], "/a"), None);
         assert_eq!(route(&["/a/:b"], "/a/b/c"), None);
         assert_eq!(route(&["/a"], "/b"), None);
+    }
+
+    #[test]
+    fn ranked_matches_orders_by_specificity_then_registration() {
+        let ps: Vec<Pattern> = ["/*", "/a/:x", "/a/b", "/:y/b", "/a/b"]
+            .iter()
+            .map(|p| Pattern::parse(p))
+            .collect();
+        let found = ranked_matches(ps.iter().enumerate(), "/a/b");
+        let order: Vec<usize> = found.iter().map(|(i, _)| *i).collect();
+        assert_eq!(order, vec![2, 4, 1, 3, 0]);
+        assert_eq!(found[2].1, vec!["b".to_string()]);
+        assert!(ranked_matches(ps.iter().enumerate(), "/c/d/e").len() == 1);
     }
 
     #[test]
