@@ -70,6 +70,8 @@ pub struct AppCore {
     pub scratch: Mutex<Vec<u8>>,
     /// Set by `app.close()`/`shutdown()`: handshakes in progress are refused.
     refusing: AtomicBool,
+    /// `SSLApp`: the TLS configuration its listeners accept with.
+    pub tls: std::sync::OnceLock<Arc<super::tls::TlsServer>>,
 }
 
 impl AppCore {
@@ -84,6 +86,7 @@ impl AppCore {
             scratch: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
             refusing: AtomicBool::new(false),
+            tls: std::sync::OnceLock::new(),
         })
     }
 
