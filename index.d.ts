@@ -156,6 +156,27 @@ export interface AppOptions {
   /** rsws: connections held at once, handshakes included; beyond it new ones get a 503
    * and are closed (default 0: no limit). */
   maxConnections?: number
+  /** SSLApp: PEM file with the private key (PKCS#8, RSA, EC, or encrypted PKCS#8 with `passphrase`). */
+  key_file_name?: RecognizedString
+  /** SSLApp: PEM file with the certificate chain, leaf first. */
+  cert_file_name?: RecognizedString
+  /** SSLApp: passphrase of an encrypted key. */
+  passphrase?: RecognizedString
+  /** SSLApp: CA certificates (PEM) to check client certificates against; a client certificate is
+   * then requested, and checked when given (clients without one are let in, as in uWS.js). */
+  ca_file_name?: RecognizedString
+  /** SSLApp: accepted and ignored (only ECDHE key exchange is offered). */
+  dh_params_file_name?: RecognizedString
+  /** SSLApp: OpenSSL-style cipher list, mapped onto the suites rustls offers. */
+  ssl_ciphers?: RecognizedString
+  /** SSLApp: less memory per connection (smaller TLS send buffer, no session cache). */
+  ssl_prefer_low_memory_usage?: boolean
+  /** rsws, SSLApp: the private key as PEM text (instead of key_file_name). */
+  key?: string | Buffer | Uint8Array
+  /** rsws, SSLApp: the certificate chain as PEM text (instead of cert_file_name). */
+  cert?: string | Buffer | Uint8Array
+  /** rsws, SSLApp: CA certificates as PEM text (instead of ca_file_name). */
+  ca?: string | Buffer | Uint8Array
 }
 
 export interface ShutdownOptions {
@@ -216,6 +237,18 @@ export interface TemplatedApp {
    * and `reason`, and resolves once the closing handshakes finished or after `timeoutMs`
    * (default 10000; the rest are dropped). */
   shutdown(options?: ShutdownOptions): Promise<ShutdownResult>
+  /** SSLApp: serves the certificate of `options` (key/cert options and passphrase) to clients asking
+   * for `hostname` or matching a `*.example.com` pattern; again for the same name replaces it.
+   * Throws if the files cannot be loaded. Does nothing on a plain App. */
+  addServerName(hostname: string, options: AppOptions): TemplatedApp
+  /** SSLApp: stops serving the certificate added for `hostname`. */
+  removeServerName(hostname: string): TemplatedApp
+  /** SSLApp: `cb` runs when a client asks for a name without a certificate; a certificate it adds
+   * synchronously with `addServerName` is used for that very connection. */
+  missingServerName(cb: (hostname: string) => void): TemplatedApp
+  /** rsws, SSLApp: replaces the default certificate (and ciphers, CA) for new connections; open
+   * connections keep theirs. Throws, changing nothing, if `options` cannot be loaded. */
+  reloadCertificate(options: AppOptions): TemplatedApp
   /** Publishes to every subscriber of the topic; true if it has any. */
   publish(topic: RecognizedString, message: RecognizedString, isBinary?: boolean, compress?: boolean): boolean
   /** rsws: publish and report what happened per subscriber. */
@@ -254,5 +287,8 @@ export type ListenOptions = 0 | 1
 export const LIBUS_LISTEN_EXCLUSIVE_PORT: 1
 
 export function App(options?: AppOptions): TemplatedApp
+/** An App whose listeners speak TLS (wss://). Throws an Error naming the option, file and reason
+ * when the certificate, key or CA cannot be loaded. */
+export function SSLApp(options: AppOptions): TemplatedApp
 export function us_listen_socket_close(listenSocket: us_listen_socket): void
 export function us_socket_local_port(listenSocket: us_listen_socket): number

@@ -4,6 +4,7 @@ import rsws from './index.js'
 
 export const {
   App,
+  SSLApp,
   us_listen_socket_close,
   us_socket_local_port,
   LIBUS_LISTEN_EXCLUSIVE_PORT,

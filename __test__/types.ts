@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit` by `npm test`: the typings must accept uWS.js-style code
 // and reject misuse (the @ts-expect-error lines fail the build if they stop being errors).
-import { App, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT, SHARED_COMPRESSOR, DEDICATED_DECOMPRESSOR_4KB } from '..'
+import { App, SSLApp, us_listen_socket_close, us_socket_local_port, LIBUS_LISTEN_EXCLUSIVE_PORT, SHARED_COMPRESSOR, DEDICATED_DECOMPRESSOR_4KB } from '..'
 import type { WebSocket, us_listen_socket, TemplatedApp, PublishStats, HttpRequest, HttpResponse, ShutdownResult, HttpHandler } from '..'
 
 interface User {
@@ -118,3 +118,24 @@ app
 app.get('/missing')
 // @ts-expect-error onData chunks are ArrayBuffers
 app.post('/bad', (res) => res.onData((chunk: string) => void chunk))
+const sslApp: TemplatedApp = SSLApp({
+  key_file_name: 'key.pem',
+  cert_file_name: 'cert.pem',
+  passphrase: 'secret',
+  ca_file_name: 'ca.pem',
+  dh_params_file_name: 'dh.pem',
+  ssl_ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  ssl_prefer_low_memory_usage: true,
+  ioThreads: 1,
+})
+SSLApp({ key: '-----BEGIN PRIVATE KEY-----', cert: Buffer.from('') })
+  .ws('/*', { message: (ws, message, isBinary) => void ws.send(message, isBinary) })
+  .addServerName('*.example.com', { key_file_name: 'k.pem', cert_file_name: 'c.pem' })
+  .removeServerName('old.example.com')
+  .missingServerName((hostname: string) => void sslApp.addServerName(hostname, { key: '', cert: '' }))
+  .reloadCertificate({ key_file_name: 'new-key.pem', cert_file_name: 'new-cert.pem' })
+  .listen(9443, (token) => void token)
+// @ts-expect-error SSLApp needs its options
+SSLApp()
+// @ts-expect-error ssl_prefer_low_memory_usage is a boolean
+SSLApp({ ssl_prefer_low_memory_usage: 'yes' })

@@ -1,5 +1,6 @@
 //! The napi surface: converts between JS values and the server layer, nothing else.
 
+mod tls;
 mod wake;
 
 use crate::server::app::{AppCore, Behavior};

@@ -75,6 +75,8 @@ pub struct AppCore {
     connections: AtomicUsize,
     /// HTTP routes and the connections serving them.
     pub http: super::http::HttpState,
+    /// `SSLApp`: the TLS configuration its listeners accept with.
+    pub tls: std::sync::OnceLock<Arc<super::tls::TlsServer>>,
 }
 
 /// A connection's place under `maxConnections`, given back when it is dropped.
@@ -101,6 +103,7 @@ impl AppCore {
             max_connections: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
             http: super::http::HttpState::default(),
+            tls: std::sync::OnceLock::new(),
         })
     }
 

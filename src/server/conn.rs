@@ -208,7 +208,8 @@ impl ConnShared {
             let held = std::mem::take(&mut out.held);
             out.queue.extend(held);
         }
-        if !out.queue.is_empty() {
+        // Also when TLS records wait in rustls: the task must flush them.
+        if !out.queue.is_empty() || self.stream.has_pending_output() {
             drop(out);
             self.notify.notify_one();
         }
@@ -311,8 +312,9 @@ impl ConnShared {
     pub fn flush_now(&self) {
         self.dirty.store(false, Ordering::Release);
         match self.flush_queue() {
-            Ok(true) => {}
-            Ok(false) | Err(_) => self.notify.notify_one(),
+            // TLS records left in rustls are the task's to flush too.
+            Ok(true) if !self.stream.has_pending_output() => {}
+            _ => self.notify.notify_one(),
         }
     }
 
@@ -334,6 +336,11 @@ impl ConnShared {
 
     pub fn has_queued(&self) -> bool {
         self.buffered.load(Ordering::Relaxed) > 0
+    }
+
+    /// The task has something to write: queued bytes, or TLS records rustls holds.
+    pub fn wants_write(&self) -> bool {
+        self.has_queued() || self.stream.has_pending_output()
     }
 
     /// Task side: writes as much of the queue as the socket takes, vectored.
@@ -367,6 +374,8 @@ impl ConnShared {
                 }
             }
         }
+        // The queue is empty; TLS records rustls still holds go out too.
+        self.stream.flush_output()?;
         Ok(true)
     }
 

@@ -268,7 +268,8 @@ impl Connection {
         tokio::pin!(timer);
         let mut paused = false;
         loop {
-            let want_write = self.conn.has_queued();
+            let queued = self.conn.has_queued();
+            let want_write = queued || self.conn.stream.has_pending_output();
             tokio::select! {
                 biased;
                 _ = self.conn.notify.notified() => {
@@ -282,7 +283,7 @@ impl Connection {
                     if r.is_err() || self.conn.flush_queue().is_err() {
                         return Ending::new(close::ABNORMAL, "");
                     }
-                    if self.behavior.has_drain_handler {
+                    if self.behavior.has_drain_handler && queued {
                         self.app.events.with_batch(|b| b.push(self.id, kind::DRAIN, 0, 0, &[]));
                     }
                 }
@@ -397,7 +398,7 @@ impl Connection {
                         return abnormal;
                     }
                 }
-                r = self.conn.stream.writable(), if self.conn.has_queued() => {
+                r = self.conn.stream.writable(), if self.conn.wants_write() => {
                     if r.is_err() || self.conn.flush_queue().is_err() {
                         return abnormal;
                     }
@@ -487,7 +488,7 @@ impl Connection {
         self.conn.close_outbound();
         if self.conn.command() != command::ABORT {
             let deadline = Instant::now() + CLOSE_TIMEOUT;
-            while self.conn.has_queued() && Instant::now() < deadline {
+            while self.conn.wants_write() && Instant::now() < deadline {
                 tokio::select! {
                     r = self.conn.stream.writable() => {
                         if r.is_err() || self.conn.flush_queue().is_err() {

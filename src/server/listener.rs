@@ -5,6 +5,7 @@ use super::app::AppCore;
 use super::connection;
 use super::runtime;
 use super::stream::Stream;
+use super::tls_stream;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -130,9 +131,7 @@ async fn accept_unix(app: Arc<AppCore>, listener: Arc<UnixListener>) {
     let peer = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0));
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(connection::serve(app.clone(), Stream::Unix(stream), peer));
-            }
+            Ok((stream, _)) => spawn_connection(&app, stream, peer),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return,
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
         }
@@ -144,12 +143,32 @@ async fn accept_loop(app: Arc<AppCore>, listener: Arc<TcpListener>) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection::serve(app.clone(), Stream::Tcp(stream), peer));
+                spawn_connection(&app, stream, peer);
             }
             // Shut down by `close`: the task is being aborted.
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return,
             // Out of file descriptors or similar: back off instead of spinning.
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
         }
+    }
+}
+
+/// Serves an accepted socket in its own task: after a TLS handshake for an `SSLApp`.
+fn spawn_connection<S>(app: &Arc<AppCore>, socket: S, peer: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Into<Stream> + Send + 'static,
+{
+    match app.tls.get() {
+        None => drop(tokio::spawn(connection::serve(
+            app.clone(),
+            socket.into(),
+            peer,
+        ))),
+        Some(tls) => drop(tokio::spawn(tls_stream::serve(
+            app.clone(),
+            tls.clone(),
+            socket,
+            peer,
+        ))),
     }
 }

@@ -15,4 +15,5 @@ pub mod router;
 pub mod runtime;
 pub mod stream;
 pub mod tls;
+pub mod tls_stream;
 pub mod upgrade;

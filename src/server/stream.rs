@@ -1,9 +1,11 @@
-//! The byte stream under one connection: TCP, or a Unix domain socket (`listen_unix`).
+//! The byte stream under one connection: TCP, a Unix domain socket (`listen_unix`), or
+//! TLS over either (`SSLApp`, see `tls_stream`).
 //!
 //! Only readiness and non-blocking calls are used, so the JS thread can write directly
 //! (`try_write`) while the connection task waits for readiness; an enum keeps that
 //! without dynamic dispatch on the hot path.
 
+use super::tls_stream::TlsStream;
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use tokio::io::Interest;
@@ -15,37 +17,91 @@ pub enum Stream {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(UnixStream),
+    /// Boxed: TLS state is large, and plain connections must not pay for it.
+    Tls(Box<TlsStream>),
 }
 
+impl From<TcpStream> for Stream {
+    fn from(s: TcpStream) -> Self {
+        Stream::Tcp(s)
+    }
+}
+
+#[cfg(unix)]
+impl From<UnixStream> for Stream {
+    fn from(s: UnixStream) -> Self {
+        Stream::Unix(s)
+    }
+}
+
+/// `$e` on the socket of a plain stream; `$tls` for TLS.
 macro_rules! each {
-    ($self:expr, $s:ident => $e:expr) => {
+    ($self:expr, $s:ident => $e:expr, $t:ident => $tls:expr) => {
         match $self {
             Stream::Tcp($s) => $e,
             #[cfg(unix)]
             Stream::Unix($s) => $e,
+            Stream::Tls($t) => $tls,
         }
     };
 }
 
+fn tls_in_tls() -> io::Error {
+    io::Error::other("TLS inside TLS")
+}
+
 impl Stream {
     pub async fn readable(&self) -> io::Result<()> {
-        each!(self, s => s.readable().await)
+        match self {
+            Stream::Tls(t) => t.readable().await,
+            s => s.socket_readable().await,
+        }
     }
 
     pub async fn writable(&self) -> io::Result<()> {
-        each!(self, s => s.writable().await)
+        match self {
+            Stream::Tls(t) => t.socket().socket_writable().await,
+            s => s.socket_writable().await,
+        }
+    }
+
+    /// Readiness of a plain socket (TLS waits on its socket through this, which keeps the
+    /// futures from nesting).
+    pub(super) async fn socket_readable(&self) -> io::Result<()> {
+        each!(self, s => s.readable().await, _t => Err(tls_in_tls()))
+    }
+
+    pub(super) async fn socket_writable(&self) -> io::Result<()> {
+        each!(self, s => s.writable().await, _t => Err(tls_in_tls()))
     }
 
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        each!(self, s => s.try_read(buf))
+        each!(self, s => s.try_read(buf), t => t.try_read(buf))
     }
 
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        each!(self, s => s.try_write(buf))
+        each!(self, s => s.try_write(buf), t => t.try_write(buf))
     }
 
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        each!(self, s => s.try_write_vectored(bufs))
+        each!(self, s => s.try_write_vectored(bufs), t => t.try_write_vectored(bufs))
+    }
+
+    /// True if bytes reported as written still wait in user space to reach the socket
+    /// (TLS records rustls holds); the connection task keeps write interest while so.
+    pub fn has_pending_output(&self) -> bool {
+        match self {
+            Stream::Tls(t) => t.has_pending_output(),
+            _ => false,
+        }
+    }
+
+    /// Writes such pending bytes as far as the socket takes them now.
+    pub fn flush_output(&self) -> io::Result<()> {
+        match self {
+            Stream::Tls(t) => t.flush_output(),
+            _ => Ok(()),
+        }
     }
 
     /// Writes everything, waiting for writability as needed.
@@ -58,17 +114,24 @@ impl Stream {
                 Err(e) => return Err(e),
             }
         }
+        if let Stream::Tls(t) = self {
+            t.flush_all().await?;
+        }
         Ok(())
     }
 
     /// Waits for readable bytes and returns how many a peek saw (0 at end of stream).
+    /// Over TLS: decrypted bytes.
     pub async fn peek_len(&self) -> io::Result<usize> {
+        if let Stream::Tls(t) = self {
+            return t.peek_len().await;
+        }
         let mut probe = [MaybeUninit::<u8>::uninit(); 1];
         loop {
-            self.readable().await?;
+            self.socket_readable().await?;
             let r = each!(self, s => s.try_io(Interest::READABLE, || {
                 socket2::SockRef::from(s).peek(&mut probe)
-            }));
+            }), _t => Err(tls_in_tls()));
             match r {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => return other,
@@ -76,8 +139,16 @@ impl Stream {
         }
     }
 
-    /// Sends FIN: the peer reads the end of the stream after what was written.
+    /// Sends FIN: the peer reads the end of the stream after what was written. Over TLS,
+    /// a close_notify alert goes first.
     pub fn shutdown_write(&self) {
-        let _ = each!(self, s => socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write));
+        let _ = each!(
+            self,
+            s => socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write),
+            t => {
+                t.shutdown_write();
+                Ok(())
+            }
+        );
     }
 }

@@ -236,7 +236,7 @@ impl Exchange {
                 true
             }
             op::WRITABLE => {
-                if io.has_queued() {
+                if io.wants_write() {
                     self.want_writable = true;
                 } else {
                     writable_event(&app.events, slot, self.serial);

@@ -329,14 +329,14 @@ impl<'a> Task<'a> {
                 if ex.closing {
                     return Next::Drop;
                 }
-                if ex.want_writable && !conn.io.has_queued() {
+                if ex.want_writable && !conn.io.wants_write() {
                     ex.want_writable = false;
                     writable_event(&self.app.events, slot, ex.serial);
                 }
                 (ex.is_done(), ex.keep_alive(), ex.body, ex.paused)
             };
             let body_done = decoder.is_done();
-            let queued = conn.io.has_queued();
+            let queued = conn.io.wants_write();
             if done && (!keep_alive || body_done) && !queued {
                 return if keep_alive {
                     Next::KeepAlive
@@ -486,7 +486,7 @@ impl<'a> Task<'a> {
         if let Io::Shared(conn) = &self.io {
             conn.io.close_outbound();
             let deadline = Instant::now() + CLOSE_TIMEOUT;
-            while conn.io.has_queued() {
+            while conn.io.wants_write() {
                 tokio::select! {
                     r = conn.io.stream.writable() => {
                         if r.is_err() || conn.io.flush_queue().is_err() {

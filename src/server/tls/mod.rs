@@ -56,8 +56,9 @@ mod options;
 mod pem;
 mod sni;
 
+/// Test certificates and clients, also used by `tls_stream`'s tests.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use acceptor::{
     MissingServerNameFuture, MissingServerNameHook, TlsServer, DEFAULT_MISSING_NAME_TIMEOUT,
