@@ -17,6 +17,8 @@ const DROPPED = 8
 const UPGRADE = 9
 const ABORTED = 10
 const HEADER = 12
+/** Bytes of the reusable event inbox: batches up to this size are copied into it. */
+const INBOX = 64 * 1024
 
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
 const { compression } = require('./compression')
@@ -72,6 +74,9 @@ class TemplatedApp {
       throw new TypeError('options.maxConnections must be a non-negative integer (0 = no limit)')
     }
     this._native = new NativeApp(() => this._onWake(), options.ioThreads, options.pubsub, maxConnections)
+    /** Event batches up to this size are copied here (see `_onWake`). */
+    this._inbox = Buffer.allocUnsafe(INBOX)
+    this._dispatching = 0
     this._out = new Outbox(this._native)
     /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
     this._bufferedView = new Uint32Array(this._native.bufferedView())
@@ -326,8 +331,19 @@ class TemplatedApp {
   }
 
   _onWake() {
-    const b = this._native.take()
-    if (b.length === 0) return
+    // Small batches are copied into one reusable inbox (no buffer created per batch);
+    // larger ones, or a batch taken while another is still being dispatched, arrive as
+    // their own buffer. Handlers only ever get copies of the inbox's bytes.
+    let b
+    const n = this._dispatching ? -1 : this._native.takeInto(this._inbox)
+    if (n >= 0) {
+      if (n === 0) return
+      b = this._inbox.subarray(0, n)
+    } else {
+      b = this._native.take()
+      if (b.length === 0) return
+    }
+    this._dispatching++
     const ab = b.buffer
     const base = b.byteOffset
     let large = null
@@ -430,6 +446,7 @@ class TemplatedApp {
         }
       }
     } finally {
+      this._dispatching--
       this._out.release()
     }
   }

@@ -163,6 +163,20 @@ impl NativeApp {
         }
     }
 
+    /// Copies the queued event records into `inbox` and returns their length, or -1 when
+    /// they do not fit (nothing taken: call `take`). Small batches are cheaper copied into
+    /// one reusable buffer than handed over as a new external buffer each time.
+    #[napi]
+    pub fn take_into(&self, mut inbox: BufferSlice<'_>) -> i64 {
+        match self.core.events.take_into(&mut inbox) {
+            Some((len, large)) => {
+                self.large.set(large);
+                len as i64
+            }
+            None => -1,
+        }
+    }
+
     /// Takes the queued event records (zero copy: the buffer is handed to JS).
     #[napi]
     pub fn take(&self) -> Buffer {

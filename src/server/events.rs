@@ -160,6 +160,30 @@ impl EventQueue {
         batch
     }
 
+    /// Takes the queued records by copying them into `dst` (JS's reusable inbox) when they
+    /// fit; the batch buffer keeps its capacity, so a steady stream of small batches
+    /// allocates nothing on either side. Returns the record length and the large payloads,
+    /// or None (nothing taken) when the records do not fit: then [`EventQueue::take`].
+    pub fn take_into(&self, dst: &mut [u8]) -> Option<(usize, Vec<Vec<u8>>)> {
+        self.wake_pending.store(false, Ordering::Release);
+        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        let len = batch.records.len();
+        if len > dst.len() {
+            // Set again: the caller takes the batch at once with `take`.
+            self.wake_pending.store(true, Ordering::Release);
+            return None;
+        }
+        dst[..len].copy_from_slice(&batch.records);
+        batch.records.clear();
+        if batch.records.capacity() > 1 << 20 {
+            batch.records = Vec::with_capacity(4096);
+        }
+        let large = std::mem::take(&mut batch.large);
+        drop(batch);
+        self.taken.notify_waiters();
+        Some((len, large))
+    }
+
     /// Waits until JS takes the current batch (or returns at once if it is small again).
     pub async fn wait_taken(&self) {
         loop {
