@@ -445,3 +445,40 @@ test('maxBackpressure: 0 disables dropping', T, async () => {
     s.close()
   }
 })
+
+test('a burst of mixed sizes to a client that is not reading arrives complete and in order', T, async () => {
+  // Payloads of 8 KiB and more are written vectored from the flushed buffer; what the
+  // socket does not take is queued. Mixed with small frames, text and binary, in one turn.
+  const sizes = []
+  for (let i = 0; i < 300; i++) sizes.push(i % 3 === 0 ? 10 + i : 8 * 1024 + ((i * 977) % 40000))
+  const payload = (i, n) => Buffer.alloc(n, i & 0xff)
+  const server = startServer({
+    '/*': {
+      maxBackpressure: BIG_BACKPRESSURE,
+      message(ws) {
+        for (let i = 0; i < sizes.length; i++) {
+          if (i % 2 === 0) ws.send(payload(i, sizes[i]), true)
+          else ws.send(payload(i, sizes[i]).toString('latin1').replace(/[^\x00-\x7f]/g, 'a'), false)
+        }
+      },
+    },
+  })
+  try {
+    const client = await openClient(server.url())
+    client._socket.pause()
+    client.send('go')
+    await sleep(300)
+    const got = collect(client, sizes.length, 10000)
+    client._socket.resume()
+    const messages = await got
+    messages.forEach(({ data, isBinary }, i) => {
+      assert.equal(isBinary, i % 2 === 0, `message ${i} type`)
+      assert.equal(data.length, sizes[i], `message ${i} length`)
+      const want = i % 2 === 0 ? i & 0xff : (i & 0xff) < 0x80 ? i & 0xff : 0x61
+      assert.ok(data.every((b) => b === want), `message ${i} content`)
+    })
+    client.close()
+  } finally {
+    server.close()
+  }
+})

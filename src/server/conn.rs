@@ -113,6 +113,20 @@ pub struct ConnShared {
 
 const MAX_IOVECS: usize = 64;
 
+/// The parts of `pieces` after the first `written` bytes, as I/O slices.
+fn unwritten<'a>(pieces: &[&'a [u8]], mut written: usize) -> Vec<IoSlice<'a>> {
+    let mut slices = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        if written >= p.len() {
+            written -= p.len();
+            continue;
+        }
+        slices.push(IoSlice::new(&p[written..]));
+        written = 0;
+    }
+    slices
+}
+
 impl ConnShared {
     pub fn new(
         stream: Stream,
@@ -177,11 +191,34 @@ impl ConnShared {
         true
     }
 
+    /// As `write_fragmenting` for frames given in pieces (encoded headers and the
+    /// payloads they announce, borrowed where they lie): written with one vectored call
+    /// instead of being copied together first. Only what the socket does not take is
+    /// copied, into the queue.
+    pub fn write_pieces(&self, pieces: &[&[u8]], fragmenting: Option<bool>) -> bool {
+        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.closed {
+            return false;
+        }
+        self.write_locked_pieces(out, pieces, false, fragmenting);
+        true
+    }
+
     /// The write itself, under the outbound lock (released at the end).
     fn write_locked(
         &self,
-        mut out: std::sync::MutexGuard<'_, Outbound>,
+        out: std::sync::MutexGuard<'_, Outbound>,
         frames: &[u8],
+        close_after: bool,
+        fragmenting: Option<bool>,
+    ) {
+        self.write_locked_pieces(out, &[frames], close_after, fragmenting);
+    }
+
+    fn write_locked_pieces(
+        &self,
+        mut out: std::sync::MutexGuard<'_, Outbound>,
+        pieces: &[&[u8]],
         close_after: bool,
         fragmenting: Option<bool>,
     ) {
@@ -190,17 +227,32 @@ impl ConnShared {
             Some(now) => std::mem::replace(&mut out.fragmenting, now) && !now,
             None => false,
         };
+        let total: usize = pieces.iter().map(|p| p.len()).sum();
         let mut written = 0;
         if out.queue.is_empty() {
-            while written < frames.len() {
-                match self.stream.try_write(&frames[written..]) {
+            while written < total {
+                let r = match pieces {
+                    [one] => self.stream.try_write(&one[written..]),
+                    _ => {
+                        let slices = unwritten(pieces, written);
+                        self.stream.try_write_vectored(&slices)
+                    }
+                };
+                match r {
                     Ok(n) => written += n,
                     Err(_) => break,
                 }
             }
         }
-        if written < frames.len() {
-            let rest = Bytes::copy_from_slice(&frames[written..]);
+        if written < total {
+            let mut rest = Vec::with_capacity(total - written);
+            let mut skip = written;
+            for p in pieces {
+                let from = skip.min(p.len());
+                skip -= from;
+                rest.extend_from_slice(&p[from..]);
+            }
+            let rest = Bytes::from(rest);
             self.add_buffered(rest.len() as isize);
             out.queue.push_back(rest);
         }

@@ -8,9 +8,17 @@
 use super::app::AppCore;
 use super::conn::command;
 use super::registry::Registry;
-use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
+use crate::protocol::frame::{
+    encode_close_payload, encode_frame, encode_header, OpCode, MAX_HEADER_LEN,
+};
 
 pub const HEADER_LEN: usize = 12;
+
+/// Payloads at least this large are written from the flushed buffer itself (vectored,
+/// after their encoded header) instead of being copied into the frame encoding first.
+const GATHER: usize = 8 * 1024;
+/// Gathered payloads per write call, to bound the I/O vector.
+const MAX_GATHERED: usize = 32;
 
 pub mod op {
     /// `ws.end(code, reason)`: send a close frame, then close after the peer answers.
@@ -62,36 +70,36 @@ fn parse(buf: &[u8]) -> impl Iterator<Item = Record<'_>> {
 pub fn dispatch(app: &AppCore, buf: &[u8]) {
     let mut registry = app.lock_registry();
     let mut scratch = app.scratch.lock().unwrap_or_else(|e| e.into_inner());
-    let mut pending: Option<u32> = None;
-    // Whether the pending connection's frames leave a fragmented message open.
-    let mut fragmenting: Option<bool> = None;
+    let mut w = Pending::default();
     for rec in parse(buf) {
         if let Some(opcode) = frame_opcode(rec.op) {
             if wants_compression(opcode, rec.flags) {
-                write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
+                w.write(&registry, &mut scratch);
                 if let Some(conn) = registry.get(rec.id) {
                     conn.write_compressed(opcode, rec.payload, &mut scratch);
                 }
                 scratch.clear();
                 continue;
             }
-            if pending != Some(rec.id) {
-                write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
-                pending = Some(rec.id);
+            if w.id != Some(rec.id) || w.gathered.len() >= MAX_GATHERED {
+                w.write(&registry, &mut scratch);
+                w.id = Some(rec.id);
             }
             if !opcode.is_control() {
-                fragmenting = Some(rec.flags & FLAG_MORE != 0);
+                w.fragmenting = Some(rec.flags & FLAG_MORE != 0);
             }
-            encode_frame(
-                &mut scratch,
-                opcode,
-                rec.flags & FLAG_MORE == 0,
-                rec.payload,
-                None,
-            );
+            let fin = rec.flags & FLAG_MORE == 0;
+            if rec.payload.len() >= GATHER {
+                let mut header = [0u8; MAX_HEADER_LEN];
+                let n = encode_header(&mut header, fin, false, opcode, rec.payload.len(), None);
+                scratch.extend_from_slice(&header[..n]);
+                w.gathered.push((scratch.len(), rec.payload));
+            } else {
+                encode_frame(&mut scratch, opcode, fin, rec.payload, None);
+            }
             continue;
         }
-        write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
+        w.write(&registry, &mut scratch);
         match rec.op {
             op::END => {
                 if let Some(conn) = registry.get(rec.id) {
@@ -113,7 +121,7 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
             _ => {}
         }
     }
-    write_pending(&registry, &mut pending, &mut scratch, fragmenting.take());
+    w.write(&registry, &mut scratch);
     drop(registry);
     super::publish::flush_dirty(app);
     // Don't keep a large encoding buffer after a burst.
@@ -133,16 +141,39 @@ fn frame_opcode(op: u8) -> Option<OpCode> {
     }
 }
 
-fn write_pending(
-    registry: &Registry,
-    pending: &mut Option<u32>,
-    scratch: &mut Vec<u8>,
+/// The frames encoded for one connection and not yet written: `scratch` holds their
+/// encoding, except for gathered payloads, which stay in the flushed buffer and belong
+/// at the recorded offsets of `scratch`.
+#[derive(Default)]
+struct Pending<'a> {
+    id: Option<u32>,
+    /// Whether these frames leave a fragmented message open.
     fragmenting: Option<bool>,
-) {
-    if let Some(id) = pending.take() {
+    gathered: Vec<(usize, &'a [u8])>,
+}
+
+impl Pending<'_> {
+    fn write(&mut self, registry: &Registry, scratch: &mut Vec<u8>) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let fragmenting = self.fragmenting.take();
         if let Some(conn) = registry.get(id) {
-            conn.write_fragmenting(scratch, false, fragmenting);
+            if self.gathered.is_empty() {
+                conn.write_fragmenting(scratch, false, fragmenting);
+            } else {
+                let mut pieces: Vec<&[u8]> = Vec::with_capacity(self.gathered.len() * 2 + 1);
+                let mut at = 0;
+                for &(offset, payload) in &self.gathered {
+                    pieces.push(&scratch[at..offset]);
+                    pieces.push(payload);
+                    at = offset;
+                }
+                pieces.push(&scratch[at..]);
+                conn.write_pieces(&pieces, fragmenting);
+            }
         }
+        self.gathered.clear();
         scratch.clear();
     }
 }
