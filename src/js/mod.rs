@@ -357,6 +357,22 @@ impl NativeApp {
     }
 }
 
+/// The JS App is gone: collected by the GC, or its worker thread's environment torn down
+/// (napi-rs drops the struct in the object's finalizer, which Node also runs at
+/// environment teardown). Without this an App that was closed and dropped would keep its
+/// threadsafe function, and with it the JS App, its queues and tables, forever; and a
+/// terminated worker's listeners and connections would keep running with nobody to
+/// serve them.
+impl Drop for NativeApp {
+    fn drop(&mut self) {
+        self.waker.release();
+        for l in self.listeners.drain(..).flatten() {
+            l.close();
+        }
+        self.core.abandon();
+    }
+}
+
 impl NativeApp {
     fn publish_bytes(
         &self,
