@@ -27,6 +27,22 @@ const { SHARED_COMPRESSOR } = compression
 const EMPTY = new ArrayBuffer(0)
 const textEncoder = new TextEncoder()
 
+/** Apps that listen or have open sockets or pending requests: kept reachable here, since
+ * the native side holds them only weakly (see wakeCallback). */
+const live = new Set()
+
+/** The function Rust calls to wake the JS thread. It holds its App weakly: a strong
+ * reference from the threadsafe function (a GC root) would keep every App, closed or
+ * not, and its native state alive forever. A live App is held by `live`; once closed and
+ * unreachable it is collected, and the native side then closes whatever is left. */
+function wakeCallback(app) {
+  const ref = new WeakRef(app)
+  return () => {
+    const target = ref.deref()
+    if (target !== undefined) target._onWake()
+  }
+}
+
 /** Re-throws a handler's exception outside the batch so Node reports it as uncaught. */
 function report(err) {
   process.nextTick(() => {
@@ -73,7 +89,7 @@ class TemplatedApp {
     if (!Number.isInteger(maxConnections) || maxConnections < 0 || maxConnections > 0xffffffff) {
       throw new TypeError('options.maxConnections must be a non-negative integer (0 = no limit)')
     }
-    this._native = new NativeApp(() => this._onWake(), options.ioThreads, options.pubsub, maxConnections)
+    this._native = new NativeApp(wakeCallback(this), options.ioThreads, options.pubsub, maxConnections)
     /** Event batches up to this size are copied here (see `_onWake`). */
     this._inbox = Buffer.allocUnsafe(INBOX)
     this._dispatching = 0
@@ -283,11 +299,17 @@ class TemplatedApp {
 
   /** Keeps the process alive while something listens or a socket is open. */
   _retain() {
-    if (this._active++ === 0) this._native.setRef(true)
+    if (this._active++ === 0) {
+      live.add(this)
+      this._native.setRef(true)
+    }
   }
 
   _releaseRef() {
-    if (--this._active === 0) this._native.setRef(false)
+    if (--this._active === 0) {
+      live.delete(this)
+      this._native.setRef(false)
+    }
   }
 
   _cork(cb) {

@@ -10,20 +10,20 @@ use napi_derive::napi;
 impl NativeApp {
     /// Registers an HTTP route for `method` (e.g. "GET"; none: any method); returns the
     /// route index that REQUEST events name.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn http_route(&self, method: Option<String>, pattern: String) -> u32 {
         self.core.http.add_route(method.as_deref(), &pattern) as u32
     }
 
     /// Applies a packed buffer of response records (see `server::http` exchange.rs).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn http_flush(&self, records: &[u8]) {
         http::dispatch(&self.core, records);
     }
 
     /// One response record whose data is too large to pack (`size`: TRY_END's total or
     /// END_WITHOUT_BODY's reported length).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn http_direct(&self, slot: u32, op: u32, flags: u32, serial: u32, size: f64, data: &[u8]) {
         let size = if size.is_finite() && size > 0.0 {
             size as u64
@@ -34,7 +34,7 @@ impl NativeApp {
     }
 
     /// A live view of the bytes queued per HTTP slot (read as a `Uint32Array`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn http_buffered_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
         let table = self.core.http.buffered.clone();
         let (ptr, len) = (table.as_ptr(), table.byte_len());
@@ -45,7 +45,7 @@ impl NativeApp {
 
     /// `app.close()` (false): drops every HTTP connection. `shutdown()` (true): closes
     /// idle ones; the others close after their response.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn http_close(&self, idle_only: bool) {
         self.core.http.close_connections(idle_only);
     }

@@ -63,7 +63,7 @@ impl NativeApp {
     /// `on_wake` is called (with no arguments) when events are queued; it calls `take()`.
     /// `pubsub`: the name of a process-wide topic space to join (apps in other worker
     /// threads that use the same name share topics); None for a private one.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(
         env: Env,
         on_wake: Function<'_>,
@@ -84,7 +84,7 @@ impl NativeApp {
         })
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn add_route(&self, pattern: String, options: RouteOptions) -> u32 {
         let behavior = Behavior {
             max_payload_length: clamp_len(options.max_payload_length),
@@ -104,7 +104,7 @@ impl NativeApp {
     }
 
     /// Binds and starts accepting; `None` when the address cannot be bound.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn listen(
         &mut self,
         host: Option<String>,
@@ -124,7 +124,7 @@ impl NativeApp {
 
     /// Listens on a Unix domain socket; `None` when the path cannot be bound (or on
     /// platforms without Unix sockets).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn listen_unix(&mut self, path: String) -> Option<ListenResult> {
         self.core.set_refusing(false);
         #[cfg(unix)]
@@ -143,7 +143,7 @@ impl NativeApp {
 
     /// `app.close()`/`shutdown()`: closes every listener and refuses handshakes in
     /// progress (503), until the next `listen`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop_accepting(&mut self) {
         self.core.set_refusing(true);
         for l in self.listeners.iter_mut().filter_map(Option::take) {
@@ -152,7 +152,7 @@ impl NativeApp {
     }
 
     /// Closes a listener; returns false if it was already closed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close_listener(&mut self, id: u32) -> bool {
         match self.listeners.get_mut(id as usize).and_then(Option::take) {
             Some(l) => {
@@ -178,7 +178,7 @@ impl NativeApp {
     }
 
     /// Takes the queued event records (zero copy: the buffer is handed to JS).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn take(&self) -> Buffer {
         let batch = self.core.events.take();
         self.large.set(batch.large);
@@ -186,7 +186,7 @@ impl NativeApp {
     }
 
     /// Payloads of the MESSAGE_LARGE records of the last batch taken, in order.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn take_large<'env>(&self, env: &'env Env) -> Result<Vec<ArrayBuffer<'env>>> {
         self.large
             .take()
@@ -196,19 +196,19 @@ impl NativeApp {
     }
 
     /// Applies a packed buffer of sends and commands.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn flush(&self, records: &[u8]) {
         outbox::dispatch(&self.core, records);
     }
 
     /// Sends one large frame without packing it first; `flags` as in the outbox.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_direct(&self, id: u32, opcode: u32, flags: u32, payload: &[u8]) {
         outbox::send_direct(&self.core, id, opcode as u8, flags as u8, payload);
     }
 
     /// A live view of the bytes queued per connection id (read as a `Uint32Array`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn buffered_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
         let table = self.core.buffered.clone();
         let (ptr, len) = (table.as_ptr(), table.byte_len());
@@ -219,7 +219,7 @@ impl NativeApp {
 
     /// `res.upgrade()`: completes a pending upgrade with a 101. `headers` are name/value
     /// pairs, flattened. False if the client already went away.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn accept_upgrade(
         &self,
         id: u32,
@@ -238,7 +238,7 @@ impl NativeApp {
     }
 
     /// `res.end()` on an upgrade request: answers it with this response instead.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn reject_upgrade(
         &self,
         id: u32,
@@ -263,7 +263,7 @@ impl NativeApp {
     }
 
     /// Subscribes; returns the topic's new subscriber count, or -1 if already subscribed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn subscribe(&self, id: u32, topic: String) -> Result<i64> {
         check_topic(&topic)?;
         let conn = self.conn(id)?;
@@ -271,19 +271,19 @@ impl NativeApp {
     }
 
     /// Unsubscribes; returns the topic's new subscriber count, or -1 if not subscribed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn unsubscribe(&self, id: u32, topic: String) -> Result<i64> {
         let conn = self.conn(id)?;
         Ok(publish::unsubscribe(&self.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_subscribed(&self, id: u32, topic: String) -> Result<bool> {
         let conn = self.conn(id)?;
         Ok(publish::is_subscribed(&conn, &topic))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn topics_of(&self, id: u32) -> Result<Vec<String>> {
         let conn = self.conn(id)?;
         Ok(publish::topics(&conn)
@@ -293,7 +293,7 @@ impl NativeApp {
     }
 
     /// Leaves every topic; returns each topic with its new count.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn leave_all(&self, id: u32) -> Vec<TopicCount> {
         let Some(conn) = self.core.lock_registry().get(id).cloned() else {
             return Vec::new();
@@ -309,7 +309,7 @@ impl NativeApp {
 
     /// Publishes to every subscriber except `sender` (-1: none); returns how many
     /// subscribers it found (sent, buffered or dropped). `lastPublishStats()` splits them.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn publish(
         &self,
         topic: String,
@@ -321,25 +321,25 @@ impl NativeApp {
         self.publish_bytes(&topic, sender, binary, compress, payload)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn publish_text(&self, topic: String, sender: i32, compress: bool, text: String) -> u32 {
         self.publish_bytes(&topic, sender, false, compress, text.as_bytes())
     }
 
     /// `[sent, buffered, dropped]` of the last publish.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn last_publish_stats(&self) -> Vec<u32> {
         let s = self.last_publish.get();
         vec![s.sent, s.buffered, s.dropped]
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn num_subscribers(&self, topic: String) -> u32 {
         self.core.pubsub.count(&topic) as u32
     }
 
     /// Every topic with its subscriber count.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn topic_counts(&self) -> Vec<TopicCount> {
         self.core
             .pubsub
@@ -353,7 +353,7 @@ impl NativeApp {
     }
 
     /// Ids of this App's sockets subscribed to `topic`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn subscribers(&self, topic: String) -> Vec<u32> {
         self.core
             .pubsub
@@ -365,9 +365,49 @@ impl NativeApp {
     }
 
     /// Keeps the process alive (true) or not (false) while this app has work.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_ref(&self, env: Env, referenced: bool) {
         self.waker.set_ref(env.raw(), referenced);
+    }
+
+    /// TEST ONLY (`__test__/reliability.test.js`): makes the I/O task of connection `id`
+    /// panic, to prove that a panicking task ends only its own connection. False if the
+    /// connection is gone. Not part of the API; never call it in an application.
+    #[napi(catch_unwind, js_name = "__panicConnectionForTest")]
+    pub fn panic_connection_for_test(&self, id: u32) -> bool {
+        match self.core.lock_registry().get(id) {
+            Some(conn) => {
+                conn.set_command(crate::server::conn::command::PANIC_FOR_TEST);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// TEST ONLY (`__test__/reliability.test.js`): panics inside a napi call, to prove that a
+/// Rust panic reaches JS as an `Error` instead of aborting the process. Not part of the
+/// API; never call it in an application.
+#[napi(catch_unwind, js_name = "__panicForTest")]
+// Only JS calls it: napi-derive leaves free functions unregistered under `cargo test`.
+#[cfg_attr(test, allow(dead_code))]
+pub fn panic_for_test(message: String) {
+    panic!("{message}");
+}
+
+/// The JS App is gone: collected by the GC, or its worker thread's environment torn down
+/// (napi-rs drops the struct in the object's finalizer, which Node also runs at
+/// environment teardown). Without this an App that was closed and dropped would keep its
+/// threadsafe function, and with it the JS App, its queues and tables, forever; and a
+/// terminated worker's listeners and connections would keep running with nobody to
+/// serve them.
+impl Drop for NativeApp {
+    fn drop(&mut self) {
+        self.waker.release();
+        for l in self.listeners.drain(..).flatten() {
+            l.close();
+        }
+        self.core.abandon();
     }
 }
 

@@ -57,7 +57,7 @@ fn js_error(e: impl std::fmt::Display) -> Error {
 impl NativeApp {
     /// Makes this app an `SSLApp`: its listeners accept TLS. Throws what loading the
     /// certificate, key or CA failed with.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn enable_tls(&self, options: SslOptions) -> Result<()> {
         let server = TlsServer::new(&options.into()).map_err(js_error)?;
         self.core
@@ -75,20 +75,20 @@ impl NativeApp {
 
     /// Serves the certificate of `options` to clients asking for `hostname` (or a
     /// `*.example.com` pattern), replacing an earlier one.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn add_server_name(&self, hostname: String, options: SslOptions) -> Result<()> {
         self.tls()?
             .add_server_name(&hostname, &options.into())
             .map_err(js_error)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn remove_server_name(&self, hostname: String) -> Result<bool> {
         Ok(self.tls()?.remove_server_name(&hostname))
     }
 
     /// Replaces the default certificate and app-wide TLS settings for new handshakes.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn reload_certificate(&self, options: SslOptions) -> Result<()> {
         self.tls()?.reload(&options.into()).map_err(js_error)
     }
@@ -96,7 +96,7 @@ impl NativeApp {
     /// Calls `cb(hostname)` on the JS thread when a client asks for a name without a
     /// certificate; the handshake goes on once it returned (so a certificate it added is
     /// used). `cb` must not throw (the JS layer reports exceptions itself). None removes it.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_missing_server_name(&self, cb: Option<Function<'_, String, ()>>) -> Result<()> {
         let tls = self.tls()?;
         let Some(cb) = cb else {

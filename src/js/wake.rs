@@ -94,6 +94,24 @@ impl JsWaker {
     }
 }
 
+impl JsWaker {
+    /// Gives the threadsafe function back to Node (its owner, the JS App, is gone): later
+    /// wakes are no-ops, and Node frees the function and its reference to the JS
+    /// callback, so the App it closes over can be collected too.
+    pub fn release(&self) {
+        if let Some(Handle(tsfn)) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            // SAFETY: the handle was live (finalize clears it first, under this lock),
+            // and it is released exactly once since it was taken out.
+            unsafe {
+                sys::napi_release_threadsafe_function(
+                    tsfn,
+                    sys::ThreadsafeFunctionReleaseMode::release,
+                );
+            }
+        }
+    }
+}
+
 impl Waker for JsWaker {
     fn wake(&self) {
         if let Some(Handle(tsfn)) = &*self.handle.lock().unwrap_or_else(|e| e.into_inner()) {

@@ -70,6 +70,9 @@ pub struct AppCore {
     pub scratch: Mutex<Vec<u8>>,
     /// Set by `app.close()`/`shutdown()`: handshakes in progress are refused.
     refusing: AtomicBool,
+    /// The JS App is gone (collected, or its worker thread ended): nobody will handle
+    /// events or release slots, so connections clean up after themselves.
+    orphaned: AtomicBool,
     /// `maxConnections` (0 = no limit) and the connections held now, handshakes included.
     max_connections: AtomicUsize,
     connections: AtomicUsize,
@@ -100,6 +103,7 @@ impl AppCore {
             scratch: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
             refusing: AtomicBool::new(false),
+            orphaned: AtomicBool::new(false),
             max_connections: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
             http: super::http::HttpState::default(),
@@ -165,16 +169,20 @@ impl AppCore {
             close_on_backpressure_limit: behavior.close_on_backpressure_limit,
             has_dropped_handler: behavior.has_dropped_handler,
         };
+        let events = self.events.clone();
+        let buffered = self.buffered.clone();
+        let mut registry = self.lock_registry();
+        // Checked under the registry lock, so `abandon` either sees this connection or
+        // this check sees `abandon`'s flag.
         if self.is_refusing() {
             return None;
         }
-        let events = self.events.clone();
-        let buffered = self.buffered.clone();
-        let conn = self.lock_registry().insert_with(|id| {
+        let conn = registry.insert_with(|id| {
             Arc::new(ConnShared::new(
                 stream, buffered, id, policy, events, deflate,
             ))
         })?;
+        drop(registry);
         let id = conn.id();
         let mut payload = [0u8; 22];
         payload[..18].copy_from_slice(&address_bytes(peer));
@@ -187,8 +195,30 @@ impl AppCore {
     /// Reports the end of a connection; JS releases the slot once it handled the event.
     pub fn closed(&self, id: u32, code: u16, reason: &[u8]) {
         self.buffered.set(id, 0);
+        if self.orphaned.load(Ordering::Acquire) {
+            // No JS to release the slot: free it (and the socket) now.
+            self.lock_registry().release(id);
+            return;
+        }
         self.events
             .with_batch(|b| b.push(id, kind::CLOSE, 0, code, reason));
+    }
+
+    /// The JS App is gone (its object was collected, or its thread's environment torn
+    /// down): refuse new connections, drop every open one and every pending upgrade, so
+    /// that the sockets close and nothing waits for a JS answer that cannot come.
+    pub fn abandon(&self) {
+        self.set_refusing(true);
+        self.orphaned.store(true, Ordering::Release);
+        self.lock_pending().abandon();
+        self.http.close_connections(false);
+        let conns: Vec<_> = self.lock_registry().iter().cloned().collect();
+        for conn in conns {
+            // Topics may be shared with apps in other threads: leave them now.
+            super::publish::leave_all(self, &conn);
+            conn.close_outbound();
+            conn.set_command(super::conn::command::ABORT);
+        }
     }
 
     pub fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {

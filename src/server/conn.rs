@@ -41,6 +41,8 @@ pub mod command {
     pub const END: u8 = 1;
     /// `ws.close()`: drop the connection now.
     pub const ABORT: u8 = 2;
+    /// TEST ONLY: the task panics (see `NativeApp::panic_connection_for_test`).
+    pub const PANIC_FOR_TEST: u8 = 3;
 }
 
 #[derive(Default)]
@@ -432,7 +434,7 @@ impl ConnShared {
     }
 
     pub fn set_command(&self, cmd: u8) {
-        // ABORT wins over END.
+        // ABORT wins over END (and the test-only panic over both).
         self.command.fetch_max(cmd, Ordering::AcqRel);
         self.notify.notify_one();
     }

@@ -216,6 +216,22 @@ struct Connection {
     /// When the connection must end (`maxLifetime`), if ever.
     expires: Option<Instant>,
     pinged: bool,
+    /// The CLOSE event was reported (by `finish`). If the task ends without it (a panic
+    /// unwinding through it, or the runtime dropping it), `Drop` reports it.
+    reported: bool,
+}
+
+impl Drop for Connection {
+    /// A panic in this connection's task ends only this connection: Tokio catches the
+    /// panic, and here the socket is shut and JS gets its `close` (1006), so every `open`
+    /// still has exactly one `close` and the slot is released.
+    fn drop(&mut self) {
+        if !self.reported {
+            self.conn.close_outbound();
+            self.conn.stream.shutdown_write();
+            self.app.closed(self.id, close::ABNORMAL, b"");
+        }
+    }
 }
 
 async fn websocket(
@@ -248,6 +264,7 @@ async fn websocket(
         last_received: Instant::now(),
         expires: lifetime.map(|d| Instant::now() + d),
         pinged: false,
+        reported: false,
     };
     let mut ending = None;
     if !leftover.is_empty() {
@@ -276,6 +293,7 @@ impl Connection {
                     match self.conn.command() {
                         command::ABORT => return Ending::new(close::ABNORMAL, ""),
                         command::END => return Box::pin(self.server_closing()).await,
+                        command::PANIC_FOR_TEST => panic!("rsws: connection task panic requested by a test"),
                         _ => {}
                     }
                 }
@@ -484,7 +502,7 @@ impl Connection {
     }
 
     /// Flushes what is queued (bounded), closes the socket cleanly and reports the close.
-    async fn finish(self, ending: Ending) {
+    async fn finish(mut self, ending: Ending) {
         self.conn.close_outbound();
         if self.conn.command() != command::ABORT {
             let deadline = Instant::now() + CLOSE_TIMEOUT;
@@ -500,6 +518,7 @@ impl Connection {
             }
             linger_close(&self.conn.stream).await;
         }
+        self.reported = true;
         self.app.closed(self.id, ending.code, &ending.reason);
     }
 }

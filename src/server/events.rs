@@ -58,7 +58,8 @@ pub mod kind {
 /// copied into the batch (and out of it again by `ArrayBuffer.prototype.slice`).
 pub const LARGE_MESSAGE: usize = 128 * 1024;
 
-/// A batch above this size makes readers pause until JS takes it.
+/// A batch above this size (records plus large payloads) makes readers pause until JS
+/// takes it.
 const HIGH_WATER: usize = 8 * 1024 * 1024;
 
 /// Wakes the JS thread; implemented by the binding layer with a threadsafe function.
@@ -70,9 +71,16 @@ pub trait Waker: Send + Sync {
 pub struct Batch {
     pub records: Vec<u8>,
     pub large: Vec<Vec<u8>>,
+    /// Bytes in `large`: they count towards the high-water mark like inline records.
+    large_bytes: usize,
 }
 
 impl Batch {
+    /// What this batch holds, for the high-water mark.
+    pub fn bytes(&self) -> usize {
+        self.records.len() + self.large_bytes
+    }
+
     fn header(&mut self, id: u32, kind: u8, flags: u8, extra: u16, len: usize) {
         let r = &mut self.records;
         r.extend_from_slice(&id.to_le_bytes());
@@ -94,6 +102,7 @@ impl Batch {
         let flags = binary as u8;
         if payload.as_slice().len() >= LARGE_MESSAGE {
             self.header(id, kind::MESSAGE_LARGE, flags, 0, 0);
+            self.large_bytes += payload.as_slice().len();
             self.large.push(payload.into_vec());
         } else {
             self.push(id, kind::MESSAGE, flags, 0, payload.as_slice());
@@ -131,7 +140,7 @@ impl EventQueue {
             let before = batch.records.len();
             let result = f(&mut batch);
             let len = batch.records.len();
-            (result, len > before, len > HIGH_WATER)
+            (result, len > before, batch.bytes() > HIGH_WATER)
         };
         if grew && !self.wake_pending.swap(true, Ordering::AcqRel) {
             self.waker.wake();
@@ -146,7 +155,7 @@ impl EventQueue {
         let cap = self.next_capacity.load(Ordering::Relaxed);
         let fresh = Batch {
             records: Vec::with_capacity(cap),
-            large: Vec::new(),
+            ..Batch::default()
         };
         let batch = std::mem::replace(
             &mut *self.batch.lock().unwrap_or_else(|e| e.into_inner()),
@@ -179,6 +188,7 @@ impl EventQueue {
             batch.records = Vec::with_capacity(4096);
         }
         let large = std::mem::take(&mut batch.large);
+        batch.large_bytes = 0;
         drop(batch);
         self.taken.notify_waiters();
         Some((len, large))
@@ -190,16 +200,67 @@ impl EventQueue {
             let notified = self.taken.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let len = self
-                .batch
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .records
-                .len();
+            let len = self.batch.lock().unwrap_or_else(|e| e.into_inner()).bytes();
             if len <= HIGH_WATER {
                 return;
             }
             notified.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoWake;
+    impl Waker for NoWake {
+        fn wake(&self) {}
+    }
+
+    /// Large messages travel beside the records (zero copy) but count towards the
+    /// high-water mark all the same: a flood of them while JS is blocked pauses reading.
+    #[test]
+    fn large_messages_count_towards_the_high_water_mark() {
+        let queue = EventQueue::new(Box::new(NoWake));
+        let message = vec![0u8; LARGE_MESSAGE];
+        let mut full = false;
+        let mut pushed = 0;
+        while !full {
+            let payload = Payload::Owned(message.clone());
+            full = queue.with_batch(|b| b.push_message(1, true, payload)).1;
+            pushed += LARGE_MESSAGE;
+            assert!(pushed <= HIGH_WATER + LARGE_MESSAGE, "never reported full");
+        }
+        let batch = queue.take();
+        assert_eq!(batch.large.len() * LARGE_MESSAGE, pushed);
+        assert!(!queue.with_batch(|_| ()).1, "a taken batch starts empty");
+    }
+
+    /// `take_into` copies small batches into the caller's buffer, keeps the batch buffer,
+    /// and starts the count for the high-water mark again; a batch that does not fit is
+    /// left whole for `take`.
+    #[test]
+    fn take_into_copies_small_batches_and_leaves_big_ones() {
+        let queue = EventQueue::new(Box::new(NoWake));
+        queue.with_batch(|b| b.push(7, kind::MESSAGE, 0, 0, b"hello"));
+        let payload = Payload::Owned(vec![1u8; LARGE_MESSAGE]);
+        queue.with_batch(|b| b.push_message(7, true, payload));
+        let mut inbox = [0u8; 64];
+        let (len, large) = queue.take_into(&mut inbox).expect("fits");
+        assert_eq!(len, 2 * HEADER_LEN + 5);
+        assert_eq!(&inbox[HEADER_LEN..HEADER_LEN + 5], b"hello");
+        assert_eq!(inbox[4], kind::MESSAGE);
+        assert_eq!(inbox[HEADER_LEN + 5 + 4], kind::MESSAGE_LARGE);
+        assert_eq!(large.len(), 1);
+        assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
+
+        queue.with_batch(|b| b.push(8, kind::MESSAGE, 0, 0, &[0u8; 100]));
+        assert!(
+            queue.take_into(&mut inbox).is_none(),
+            "too big for the inbox"
+        );
+        let batch = queue.take();
+        assert_eq!(batch.records.len(), HEADER_LEN + 100);
     }
 }

@@ -28,10 +28,19 @@ enum Bound {
 }
 
 impl Listener {
+    /// Stops accepting (see the `Drop` impl, which does the work).
+    pub fn close(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Listener {
     /// Stops accepting at once: shutting the socket down takes it out of the listening
     /// state synchronously (a connect right after this is refused), while the accept task
     /// and with it the descriptor go away asynchronously. A Unix socket's path is removed.
-    pub fn close(&self) {
+    /// Also when the App is dropped without closing it: a bare `JoinHandle` drop would
+    /// leave the accept loop (and the port) running forever.
+    fn drop(&mut self) {
         let _ = match &self.socket {
             Bound::Tcp(s) => socket2::SockRef::from(&**s).shutdown(std::net::Shutdown::Both),
             #[cfg(unix)]

@@ -37,6 +37,11 @@ impl Registry {
         self.slots.get(id as usize).and_then(Option::as_ref)
     }
 
+    /// Every connection held (open, or closed and not yet released by JS).
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<ConnShared>> {
+        self.slots.iter().filter_map(Option::as_ref)
+    }
+
     pub fn release(&mut self, id: u32) {
         if let Some(slot) = self.slots.get_mut(id as usize) {
             if slot.take().is_some() {

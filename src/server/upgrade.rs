@@ -46,6 +46,11 @@ impl Pending {
         }
     }
 
+    /// Drops every waiting request (their connections end without a response).
+    pub fn abandon(&mut self) {
+        self.waiting.clear();
+    }
+
     /// Hands JS's answer to the waiting connection; false if it is gone.
     pub fn answer(&mut self, id: u32, decision: Decision) -> bool {
         match self.waiting.remove(&id) {
