@@ -357,3 +357,35 @@ test('open, message and close events arrive in order', T, async () => {
   }
 })
 
+
+test('sends accepted before the close handler runs reach a client that closed, before the close echo', T, async () => {
+  // The client's close frame is read while JS is busy with the message before it; the
+  // sends JS makes then return 1, so they must be written before the server's close frame.
+  const statuses = []
+  const closed = deferred()
+  const s = startServer({
+    '/*': {
+      message(ws) {
+        const until = Date.now() + 100
+        while (Date.now() < until);
+        for (let i = 0; i < 20; i++) statuses.push(ws.send(`late ${i}`))
+      },
+      close(ws, code) {
+        closed.resolve(code)
+      },
+    },
+  })
+  try {
+    const client = await openClient(s.url())
+    const got = []
+    client.on('message', (m) => got.push(m.toString()))
+    client.send('go')
+    client.close(4001, 'leaving')
+    const [code] = await Promise.all([withTimeout(closed.promise, 5000, 'close handler'), waitClose(client)])
+    assert.equal(code, 4001)
+    assert.deepEqual(statuses, Array(20).fill(1))
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `late ${i}`))
+  } finally {
+    s.close()
+  }
+})

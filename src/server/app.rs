@@ -193,6 +193,11 @@ impl AppCore {
     }
 
     /// Reports the end of a connection; JS releases the slot once it handled the event.
+    /// The JS App is gone (see [`AppCore::abandon`]).
+    pub fn is_orphaned(&self) -> bool {
+        self.orphaned.load(Ordering::Acquire)
+    }
+
     pub fn closed(&self, id: u32, code: u16, reason: &[u8]) {
         self.buffered.set(id, 0);
         if self.orphaned.load(Ordering::Acquire) {

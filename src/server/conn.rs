@@ -111,6 +111,18 @@ pub struct ConnShared {
     pub topics: Mutex<Option<Box<HashSet<Arc<str>>>>>,
     /// Set while the connection waits in a publisher's list of connections to write.
     dirty: AtomicBool,
+    /// [`release`] bits: the slot is freed by whichever of the task and JS finishes last.
+    release: AtomicU8,
+}
+
+/// Who is done with a connection's slot. JS may hear of a peer's close (and release the
+/// slot) while the task still writes what JS sent before its `close` handler ran, so the
+/// slot (and with it the id) is freed only once both are done.
+pub mod release {
+    /// The connection task ended (its socket is closed).
+    pub const TASK_DONE: u8 = 1;
+    /// JS handled the CLOSE event and released the id.
+    pub const JS_RELEASED: u8 = 2;
 }
 
 const MAX_IOVECS: usize = 64;
@@ -147,6 +159,7 @@ impl ConnShared {
             events,
             topics: Mutex::new(None),
             dirty: AtomicBool::new(false),
+            release: AtomicU8::new(0),
             stream,
             out: Mutex::new(out),
             buffered: AtomicUsize::new(0),
@@ -441,5 +454,18 @@ impl ConnShared {
 
     pub fn command(&self) -> u8 {
         self.command.load(Ordering::Acquire)
+    }
+
+    /// Marks `who` (a [`release`] bit) done with the slot; true when the other one was
+    /// already done, so the caller frees the slot.
+    pub fn done_with_slot(&self, who: u8) -> bool {
+        let before = self.release.fetch_or(who, Ordering::AcqRel);
+        let other = (release::TASK_DONE | release::JS_RELEASED) & !who;
+        before & who == 0 && before & other != 0
+    }
+
+    /// True once JS released the id (it handled the CLOSE event).
+    pub fn js_released(&self) -> bool {
+        self.release.load(Ordering::Acquire) & release::JS_RELEASED != 0
     }
 }

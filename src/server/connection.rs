@@ -3,7 +3,7 @@
 //! is kept per connection, so idle connections hold no read buffer.
 
 use super::app::{AppCore, Behavior};
-use super::conn::{command, ConnShared, SendDeflate};
+use super::conn::{command, release, ConnShared, SendDeflate};
 use super::events::{kind, Batch};
 use super::stream::Stream;
 use super::upgrade::{self, Decision};
@@ -188,6 +188,9 @@ impl Handler for Sink<'_> {
 struct Ending {
     code: u16,
     reason: Vec<u8>,
+    /// The peer closed: the code of the close frame to answer with, sent once JS has
+    /// heard of the close and every frame it sent before that is written.
+    echo: Option<u16>,
 }
 
 impl Ending {
@@ -195,6 +198,7 @@ impl Ending {
         Ending {
             code,
             reason: reason.into(),
+            echo: None,
         }
     }
 }
@@ -226,10 +230,14 @@ impl Drop for Connection {
     /// panic, and here the socket is shut and JS gets its `close` (1006), so every `open`
     /// still has exactly one `close` and the slot is released.
     fn drop(&mut self) {
+        let last = self.conn.done_with_slot(release::TASK_DONE);
         if !self.reported {
             self.conn.close_outbound();
             self.conn.stream.shutdown_write();
             self.app.closed(self.id, close::ABNORMAL, b"");
+        } else if last {
+            // Unwound after an early CLOSE event that JS already answered.
+            self.app.lock_registry().release(self.id);
         }
     }
 }
@@ -384,8 +392,10 @@ impl Connection {
             // Echo the peer's code and reason, as uWS.js does (an empty close is answered
             // with an empty close).
             let echo = if code == close::NO_STATUS { 0 } else { code };
-            self.send_close(echo, &reason);
-            return Step::End(Ending::new(code, reason));
+            return Step::End(Ending {
+                echo: Some(echo),
+                ..Ending::new(code, reason)
+            });
         }
         if full {
             Step::Pause
@@ -503,6 +513,18 @@ impl Connection {
 
     /// Flushes what is queued (bounded), closes the socket cleanly and reports the close.
     async fn finish(mut self, ending: Ending) {
+        let early = ending.echo.is_some() && !self.app.is_orphaned();
+        if let Some(echo) = ending.echo {
+            if early {
+                // JS hears of the close now. Whatever it sends until its `close` handler
+                // runs (`send` returned 1 or 0 for it) still goes out, before our close
+                // frame: the peer reads data until that frame arrives (RFC 6455 5.5.1).
+                self.reported = true;
+                self.app.closed(self.id, ending.code, &ending.reason);
+                self.until_released().await;
+            }
+            self.send_close(echo, &ending.reason);
+        }
         self.conn.close_outbound();
         if self.conn.command() != command::ABORT {
             let deadline = Instant::now() + CLOSE_TIMEOUT;
@@ -518,8 +540,39 @@ impl Connection {
             }
             linger_close(&self.conn.stream).await;
         }
+        if early {
+            self.app.buffered.set(self.id, 0);
+            if self.conn.done_with_slot(release::TASK_DONE) {
+                self.app.lock_registry().release(self.id);
+            }
+            return;
+        }
+        self.conn.done_with_slot(release::TASK_DONE);
         self.reported = true;
         self.app.closed(self.id, ending.code, &ending.reason);
+    }
+
+    /// After an early CLOSE event: writes what JS sends until it releases the id (its
+    /// `close` handler ran), bounded by the close timeout in case JS is blocked.
+    async fn until_released(&mut self) {
+        let deadline = Instant::now() + CLOSE_TIMEOUT;
+        loop {
+            let notified = self.conn.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.conn.js_released() || self.conn.command() == command::ABORT {
+                return;
+            }
+            tokio::select! {
+                _ = notified => {}
+                r = self.conn.stream.writable(), if self.conn.wants_write() => {
+                    if r.is_err() || self.conn.flush_queue().is_err() {
+                        return;
+                    }
+                }
+                _ = sleep_until(deadline) => return,
+            }
+        }
     }
 }
 

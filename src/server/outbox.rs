@@ -6,7 +6,7 @@
 //! Consecutive frames to one connection are encoded together and written with one call.
 
 use super::app::AppCore;
-use super::conn::command;
+use super::conn::{command, release};
 use super::registry::Registry;
 use crate::protocol::frame::{
     encode_close_payload, encode_frame, encode_header, OpCode, MAX_HEADER_LEN,
@@ -117,7 +117,19 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
                     conn.set_command(command::ABORT);
                 }
             }
-            op::RELEASE => registry.release(rec.id),
+            op::RELEASE => {
+                let free = registry.get(rec.id).is_some_and(|conn| {
+                    let last = conn.done_with_slot(release::JS_RELEASED);
+                    if !last {
+                        // The task still writes what came before; it frees the slot.
+                        conn.notify.notify_one();
+                    }
+                    last
+                });
+                if free {
+                    registry.release(rec.id);
+                }
+            }
             _ => {}
         }
     }
