@@ -147,3 +147,126 @@ write("connection", "bad-utf8", conn(frame(1, b"\xff")))
 write("connection", "bad-close-code", conn(close(1006)))
 write("connection", "reserved-opcode", conn(frame(3, b"")))
 write("connection", "refused", bytes([1, 0]) + request(without(b"Host")))
+
+# inflate: config (limit index 0-2, no context takeover 3, round trip 4, window bits - 8
+# in 5-7), cut count, cuts (u16), then records: header (binary 0, fragments - 1 in 1-3,
+# pings 4, raw: RSV1 / round trip: standalone 5, raw: RSV1 on continuations / round
+# trip: a repeat count byte follows 6, close after 7), [repeat - 1], length (u16),
+# fragment split fractions (fragments - 1 bytes of /255), data.
+import zlib
+
+INFLATE_LIMITS = [0, 1, 100, 1023, 1024, 4096, 32768, 65537]
+
+
+def inflate_seed(records, limit=1024, no_context=False, round_trip=False, window=15, cuts=()):
+    config = INFLATE_LIMITS.index(limit) | (8 if no_context else 0) | (16 if round_trip else 0) | (window - 8) << 5
+    out = bytes([config, len(cuts)]) + b"".join(struct.pack("<H", c) for c in cuts)
+    return out + b"".join(records)
+
+
+def rec(data, binary=False, fragments=1, pings=False, bit5=False, bit6=False, close=False,
+        repeat=None, splits=()):
+    h = (int(binary) | (fragments - 1) << 1 | int(pings) << 4 | int(bit5) << 5
+         | int(bit6) << 6 | int(close) << 7)
+    out = bytes([h])
+    if repeat is not None:
+        out += bytes([repeat - 1])
+    splits = list(splits) + [255 * (i + 1) // fragments for i in range(len(splits), fragments - 1)]
+    return out + struct.pack("<H", len(data)) + bytes(splits) + data
+
+
+class Client:
+    """A client's compressor: raw deflate, sync flush, trailer dropped (RFC 7692 7.2.1)."""
+
+    def __init__(self, window=15, level=6, strategy=zlib.Z_DEFAULT_STRATEGY, takeover=True):
+        self.args = (level, zlib.DEFLATED, -max(window, 9), 8, strategy)
+        self.takeover = takeover
+        self.z = zlib.compressobj(*self.args)
+
+    def message(self, data, final=False):
+        if not self.takeover:
+            self.z = zlib.compressobj(*self.args)
+        out = self.z.compress(data) + self.z.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+        if final:
+            self.z = zlib.compressobj(*self.args)
+            return out
+        assert out.endswith(b"\x00\x00\xff\xff")
+        return out[:-4]
+
+
+def deflated(data, **kw):
+    return Client(**kw).message(data)
+
+
+c = Client()
+write("inflate", "context-takeover", inflate_seed([
+    rec(c.message("Hello, world".encode()), bit5=True),
+    rec(c.message("Hello, world, again".encode()), bit5=True),
+    rec(c.message(bytes(range(64)) * 3), binary=True, bit5=True, close=True),
+]))
+write("inflate", "no-context-takeover", inflate_seed([
+    rec(deflated(b"first message"), bit5=True),
+    rec(deflated(b"first message"), bit5=True),
+], no_context=True, window=9))
+c = Client()
+write("inflate", "fragments-pings-cuts", inflate_seed([
+    rec(c.message("zürich €uro 𝄞 ".encode() * 20), fragments=4, pings=True, bit5=True,
+        splits=(10, 100, 200)),
+    rec(b"plain between", binary=True),
+    rec(c.message(b"after the plain one " * 5), fragments=2, bit5=True),
+], cuts=(5, 17, 40, 41, 90)))
+write("inflate", "bomb", inflate_seed([rec(deflated(b"a" * 200000, level=9), bit5=True)], limit=4096))
+write("inflate", "exactly-at-limit", inflate_seed([
+    rec(deflated(b"x" * 1024), bit5=True),
+    rec(deflated(b"y" * 1025), bit5=True),
+], limit=1024, no_context=True))
+write("inflate", "limit-zero-empty", inflate_seed([
+    rec(b"", bit5=True), rec(b"\x00", bit5=True), rec(deflated(b"z"), bit5=True),
+], limit=0))
+write("inflate", "invalid-data", inflate_seed([rec(b"\xff\xff\xff\xff", bit5=True)]))
+write("inflate", "invalid-distance", inflate_seed([rec(bytes([0x63, 0x00, 0x42, 0x00]), bit5=True)]))
+c = Client(takeover=True)
+write("inflate", "final-block", inflate_seed([
+    rec(c.message(b"ends the stream", final=True), bit5=True),
+    rec(c.message(b"a new stream"), bit5=True),
+]))
+write("inflate", "after-final-block", inflate_seed([
+    rec(deflated(b"x") + b"", bit5=True),
+    rec(Client().message(b"done", final=True) + b"\x00\x01", bit5=True),
+]))
+write("inflate", "text-not-utf8", inflate_seed([rec(deflated(b"ok \xc3\x28"), bit5=True)]))
+write("inflate", "rsv1-on-continuation", inflate_seed([
+    rec(deflated(b"two frames"), fragments=2, bit5=True, bit6=True),
+]))
+write("inflate", "stored-fixed-dynamic", inflate_seed([
+    rec(deflated(b"stored " * 10, level=0), bit5=True),
+    rec(deflated(b"fixed " * 10, strategy=zlib.Z_FIXED), bit5=True),
+    rec(deflated(bytes(range(256)) * 4, level=9), binary=True, bit5=True),
+    rec(deflated(b"huffman only " * 10, strategy=zlib.Z_HUFFMAN_ONLY), bit5=True),
+], limit=32768, no_context=True))
+write("inflate", "compressed-over-limit", inflate_seed([rec(deflated(bytes(range(256)) * 2), binary=True, bit5=True)], limit=100))
+write("inflate", "truncated-mid-block", inflate_seed([
+    rec(deflated(b"cut short " * 30)[:-3], bit5=True),
+    rec(deflated(b"next"), bit5=True),
+]))
+
+# Round trip: the records are messages for our deflater.
+for window in (8, 9, 12, 15):
+    write("inflate", f"roundtrip-window-{window}", inflate_seed([
+        rec(b"abcdefgh" * 40 + bytes(range(256)) + b"abcdefgh" * 40, binary=True),
+        rec("repeat ✓ ".encode(), repeat=200, bit6=True),
+        rec(bytes(range(256)) * 3, binary=True, fragments=3, pings=True),
+    ], limit=65537, round_trip=True, window=window))
+write("inflate", "roundtrip-standalone", inflate_seed([
+    rec(b"shared frame for every subscriber", bit5=True),
+    rec(b"shared frame for every subscriber, then the context resets"),
+    rec(b"", bit5=True), rec(b""),
+], round_trip=True, window=10))
+write("inflate", "roundtrip-no-context", inflate_seed([
+    rec(b"same", repeat=50, bit6=True), rec(b"same", repeat=50, bit6=True, close=True),
+], round_trip=True, no_context=True, cuts=(3, 30)))
+write("inflate", "roundtrip-over-limit", inflate_seed([
+    rec(b"0123456789", repeat=120, bit6=True),
+    rec(b"\xff\xfe not UTF-8"),
+], limit=1023, round_trip=True))
+write("inflate", "roundtrip-bad-utf8", inflate_seed([rec("caf\xe9".encode("latin-1"))], round_trip=True))
