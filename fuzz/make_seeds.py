@@ -270,3 +270,65 @@ write("inflate", "roundtrip-over-limit", inflate_seed([
     rec(b"\xff\xfe not UTF-8"),
 ], limit=1023, round_trip=True))
 write("inflate", "roundtrip-bad-utf8", inflate_seed([rec("caf\xe9".encode("latin-1"))], round_trip=True))
+
+# http1_request: limits (head bytes 16K/64/256/1024 in bits 0-1, request line
+# 8K/16/100/1000 in 2-3, field lines 100/0/1/5 in 4-5, body unlimited/0/10/1000 in
+# 6-7), cut count (0-15), cuts (u16), then the bytes of the connection.
+def http(stream, limits=0, cuts=()):
+    return bytes([limits, len(cuts)]) + b"".join(struct.pack("<H", c) for c in cuts) + stream
+
+
+def req(first, *fields, body=b""):
+    return first + b"\r\n" + b"".join(f + b"\r\n" for f in fields) + b"\r\n" + body
+
+
+HOST = b"Host: example.com"
+write("http1_request", "get", http(req(b"GET /path?q=1&r=2 HTTP/1.1", HOST, b"Accept: */*")))
+write("http1_request", "pipelined", http(
+    req(b"GET / HTTP/1.1", HOST)
+    + req(b"POST /form HTTP/1.1", HOST, b"Content-Length: 5", body=b"hello")
+    + req(b"PUT /up HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
+          body=b"5\r\nhello\r\n6;ext=1;q=\"x\"\r\n world\r\n0\r\n\r\n")
+    + req(b"GET /last HTTP/1.1", HOST, b"Connection: close")
+    + b"GET /never HTTP/1.1\r\n", cuts=(3, 40, 41, 90, 150, 151)))
+write("http1_request", "chunked-trailers", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
+      body=b"a \t;x\r\n0123456789\r\nA\r\nabcdefghij\r\n0\r\nDigest: sha-256=x\r\nX-T:\r\n\r\n")))
+write("http1_request", "chunked-errors", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
+      body=b"10000000000000000\r\n")))
+write("http1_request", "chunked-no-crlf", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
+      body=b"3\r\nabcX\r\n0\r\n\r\n")))
+write("http1_request", "chunked-space-no-ext", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
+      body=b"3 \r\nabc\r\n0\r\n\r\n")))
+write("http1_request", "cl-and-te", http(req(b"POST / HTTP/1.1", HOST, b"Content-Length: 3",
+      b"Transfer-Encoding: chunked", body=b"3\r\nabc\r\n0\r\n\r\n")))
+write("http1_request", "cl-conflict", http(req(b"POST / HTTP/1.1", HOST, b"Content-Length: 3",
+      b"Content-Length: 4", body=b"abcd")))
+write("http1_request", "cl-list-equal", http(req(b"POST / HTTP/1.1", HOST, b"Content-Length: 3, 3",
+      b"content-length: 3", body=b"abc") + req(b"GET / HTTP/1.1", HOST)))
+write("http1_request", "te-gzip-chunked", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: gzip",
+      b"Transfer-Encoding: chunked", body=b"0\r\n\r\n")))
+write("http1_request", "te-chunked-twice", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked, chunked")))
+write("http1_request", "http10-te", http(req(b"POST / HTTP/1.0", b"Transfer-Encoding: chunked", body=b"0\r\n\r\n")))
+write("http1_request", "http10-keep-alive", http(req(b"GET / HTTP/1.0", b"Connection: keep-alive")
+      + req(b"GET /2 HTTP/1.0") + req(b"GET /3 HTTP/1.0")))
+write("http1_request", "leading-crlf", http(b"\r\n\r\n" + req(b"GET / HTTP/1.1", HOST)))
+write("http1_request", "bare-lf", http(b"GET / HTTP/1.1\nHost: x\n\n"))
+write("http1_request", "obs-fold", http(req(b"GET / HTTP/1.1", HOST, b"X-Long: a", b" b")))
+write("http1_request", "no-host", http(req(b"GET / HTTP/1.1", b"Accept: x")))
+write("http1_request", "two-hosts", http(req(b"GET / HTTP/1.1", HOST, HOST)))
+write("http1_request", "http2", http(req(b"GET / HTTP/2.0", HOST)))
+write("http1_request", "request-line-414", http(req(b"GET /" + b"a" * 120 + b" HTTP/1.1", HOST), limits=2 << 2))
+write("http1_request", "head-431", http(req(b"GET / HTTP/1.1", HOST, b"X-Pad: " + b"p" * 80), limits=1))
+write("http1_request", "fields-431", http(req(b"GET / HTTP/1.1", HOST, b"A: 1", b"B: 2", b"C: 3", b"D: 4", b"E: 5"),
+                                          limits=3 << 4))
+write("http1_request", "body-413", http(req(b"POST / HTTP/1.1", HOST, b"Content-Length: 11", body=b"x" * 11)
+                                        + req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
+                                              body=b"6\r\nabcdef\r\n6\r\nabcdef\r\n0\r\n\r\n"), limits=2 << 6))
+write("http1_request", "chunked-413", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
+                                               body=b"6\r\nabcdef\r\n6\r\nabcdef\r\n0\r\n\r\n"), limits=2 << 6))
+write("http1_request", "expect-upgrade", http(req(b"GET /chat HTTP/1.1", HOST, b"Expect: 100-continue",
+      b"Upgrade: websocket", b"Connection: keep-alive, Upgrade", b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      b"Sec-WebSocket-Version: 13")))
+write("http1_request", "obs-text", http(req(b"GET /caf\xc3\xa9 HTTP/1.1", HOST, b"X-Latin: caf\xe9")))
+write("http1_request", "trailers-431", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
+      body=b"0\r\n" + b"".join(b"T%03d: %s\r\n" % (i, b"v" * 90) for i in range(170)) + b"\r\n")))
