@@ -132,22 +132,6 @@ write("receiver_utf8", "len-65536-partial", raw(header(2, 65536) + masked(b"q" *
 write("receiver_utf8", "unmasked", raw(frame(1, b"hi", mask=None)))
 write("receiver_utf8", "structured", b"\x01" + "text ✓ 𝄞".encode() * 4)
 
-# connection: limit (x4), read size (1 + 16 x), then the request and the frames.
-def conn(body, limit=32, read=0):
-    return bytes([limit, read]) + request(VALID) + body
-
-
-write("connection", "echo", conn(frame(1, b"hello") + frame(2, b"\x00\x01") + close(1000, b"bye")))
-write("connection", "byte-by-byte", conn(frame(1, b"ab" + EURO, fin=False) + frame(9, b"p") + frame(0, b"c") + close(1001)))
-write("connection", "reads-of-17", conn(frame(9, b"x" * 125) + frame(2, b"y" * 100) + frame(8, b""), read=1))
-write("connection", "too-big", conn(frame(1, b"a" * 126), limit=31))
-write("connection", "fragments-at-limit", conn(frame(2, b"a" * 60, fin=False) + frame(0, b"b" * 68, fin=False)
-                                               + frame(9, b"c" * 125) + frame(0, b"")))
-write("connection", "bad-utf8", conn(frame(1, b"\xff")))
-write("connection", "bad-close-code", conn(close(1006)))
-write("connection", "reserved-opcode", conn(frame(3, b"")))
-write("connection", "refused", bytes([1, 0]) + request(without(b"Host")))
-
 # inflate: config (limit index 0-2, no context takeover 3, round trip 4, window bits - 8
 # in 5-7), cut count, cuts (u16), then records: header (binary 0, fragments - 1 in 1-3,
 # pings 4, raw: RSV1 / round trip: standalone 5, raw: RSV1 on continuations / round
@@ -332,3 +316,53 @@ write("http1_request", "expect-upgrade", http(req(b"GET /chat HTTP/1.1", HOST, b
 write("http1_request", "obs-text", http(req(b"GET /caf\xc3\xa9 HTTP/1.1", HOST, b"X-Latin: caf\xe9")))
 write("http1_request", "trailers-431", http(req(b"POST / HTTP/1.1", HOST, b"Transfer-Encoding: chunked",
       body=b"0\r\n" + b"".join(b"T%03d: %s\r\n" % (i, b"v" * 90) for i in range(170)) + b"\r\n")))
+
+# connection: limit (x4), read size (1 + 16 x), config (compression option index in
+# bits 0-2, 0 = disabled; bit 3: the .ws() route only takes paths under /ws), then the
+# requests and the frames.
+def conn(body, limit=32, read=0, config=0, lines=VALID):
+    return bytes([limit, read, config]) + request(lines) + body
+
+
+write("connection", "echo", conn(frame(1, b"hello") + frame(2, b"\x00\x01") + close(1000, b"bye")))
+write("connection", "byte-by-byte", conn(frame(1, b"ab" + EURO, fin=False) + frame(9, b"p") + frame(0, b"c") + close(1001)))
+write("connection", "reads-of-17", conn(frame(9, b"x" * 125) + frame(2, b"y" * 100) + frame(8, b""), read=1))
+write("connection", "too-big", conn(frame(1, b"a" * 126), limit=31))
+write("connection", "fragments-at-limit", conn(frame(2, b"a" * 60, fin=False) + frame(0, b"b" * 68, fin=False)
+                                               + frame(9, b"c" * 125) + frame(0, b"")))
+write("connection", "bad-utf8", conn(frame(1, b"\xff")))
+write("connection", "bad-close-code", conn(close(1006)))
+write("connection", "reserved-opcode", conn(frame(3, b"")))
+write("connection", "refused", bytes([1, 0, 0]) + request(without(b"Host")))
+write("connection", "refused-post", bytes([1, 0, 0]) + request(replaced(b"GET", b"POST /chat HTTP/1.1")
+                                                              + [b"Content-Length: 2"]) + b"hi")
+write("connection", "refused-head", bytes([1, 0, 0]) + b"GET / HTTP/1.1\nHost: x\n\n")
+
+# The HTTP phase first: requests outside /ws get the 404 (bodies read and dropped),
+# then the upgrade.
+WS_LINES = replaced(b"GET", b"GET /ws/chat HTTP/1.1")
+write("connection", "http-then-upgrade", bytes([32, 0, 8])
+      + req(b"GET /index.html HTTP/1.1", HOST)
+      + req(b"POST /form HTTP/1.1", HOST, b"Content-Length: 5", body=b"hello")
+      + req(b"PUT /up HTTP/1.1", HOST, b"Transfer-Encoding: chunked", body=b"3\r\nabc\r\n0\r\n\r\n")
+      + request(WS_LINES) + frame(1, b"hi") + close(1000))
+write("connection", "http-close", bytes([32, 2, 8]) + req(b"GET / HTTP/1.0", b"Host: x") + request(WS_LINES))
+write("connection", "upgrade-wrong-path", bytes([32, 0, 8]) + request(VALID) + request(WS_LINES))
+write("connection", "upgrade-body-as-frames", conn(frame(2, b"after"),
+      lines=VALID + [b"Content-Length: 3"]))
+
+# permessage-deflate negotiated: compressed frames (RSV1) from a client compressor.
+DEFLATE_LINES = VALID + [b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]
+c = Client()
+write("connection", "deflate", conn(
+    frame(1, c.message("compressed ✓".encode()), rsv=4)
+    + frame(2, c.message(bytes(range(100)) * 2), rsv=4, fin=False) + frame(9, b"p") + frame(0, b"", fin=True)
+    + frame(1, b"plain") + close(1000, b"bye"),
+    limit=255, config=6, lines=DEFLATE_LINES))
+write("connection", "deflate-no-context", conn(
+    frame(1, deflated(b"one"), rsv=4) + frame(1, deflated(b"two"), rsv=4),
+    config=2, lines=VALID + [b"Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover, x-other"]))
+write("connection", "deflate-bomb", conn(frame(2, deflated(b"\0" * 100000, level=9), rsv=4),
+                                         limit=64, config=6, lines=DEFLATE_LINES))
+write("connection", "deflate-disabled-rsv1", conn(frame(1, deflated(b"x"), rsv=4), config=0, lines=DEFLATE_LINES))
+write("connection", "deflate-bad-data", conn(frame(1, b"\xff\xff", rsv=4), config=3, lines=DEFLATE_LINES, read=3))
