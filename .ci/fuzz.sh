@@ -34,8 +34,10 @@ for t in "${targets[@]}"; do
     cp -r "fuzz/corpus/$t/." "$work/$t/"
   fi
   extra=()
-  # Requests up to the 16 KiB header limit and a little beyond.
-  [ "$t" = handshake ] && extra=(-max_len=17000)
+  # Requests up to the 16 KiB header (and trailer) limit and a little beyond.
+  case "$t" in
+    handshake | http1_request) extra=(-max_len=17000) ;;
+  esac
   cargo +nightly fuzz run "$t" "$work/$t" -- \
     -max_total_time="$secs" -print_final_stats=1 "${extra[@]}"
 done

@@ -1,16 +1,53 @@
 //! Helpers shared by the fuzz targets: a Handler that records what the receiver
-//! reports, split-point feeding, and a reference model of the receiving rules.
+//! reports, split-point feeding, a reference model of the receiving rules, a
+//! counting allocator ([`heap`]) and an independent deflate decoder ([`puff`]).
+
+pub mod heap;
+pub mod puff;
 
 use rsws::protocol::close::is_valid_close_code;
 use rsws::protocol::{CloseError, Handler, Payload, Receiver};
 
 /// One callback of `Handler`, with owned data.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Event {
     Message { binary: bool, data: Vec<u8> },
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close { code: Option<u16>, reason: Vec<u8> },
+}
+
+/// Long payloads shortened, so a failed comparison stays readable.
+struct Bytes<'a>(&'a [u8]);
+
+impl std::fmt::Debug for Bytes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 64;
+        if self.0.len() <= SHOWN {
+            write!(f, "{:x?}", self.0)
+        } else {
+            write!(f, "{} bytes {:x?}..", self.0.len(), &self.0[..SHOWN])
+        }
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Message { binary, data } => f
+                .debug_struct("Message")
+                .field("binary", binary)
+                .field("data", &Bytes(data))
+                .finish(),
+            Event::Ping(data) => f.debug_tuple("Ping").field(&Bytes(data)).finish(),
+            Event::Pong(data) => f.debug_tuple("Pong").field(&Bytes(data)).finish(),
+            Event::Close { code, reason } => f
+                .debug_struct("Close")
+                .field("code", code)
+                .field("reason", &Bytes(reason))
+                .finish(),
+        }
+    }
 }
 
 /// Records events and checks what the Handler contract promises on each call.
@@ -109,6 +146,20 @@ pub fn feed(
     cuts: &[usize],
     bound: usize,
 ) -> Option<u16> {
+    feed_bounded(receiver, recorder, stream, cuts, bound, None)
+}
+
+/// [`feed`], also checking (when the target installed [`heap::Counting`]) that
+/// the heap grows by at most `heap_bound` plus the piece's length during each
+/// `receive` call (the recorder copies a borrowed message out of the piece).
+pub fn feed_bounded(
+    receiver: &mut Receiver,
+    recorder: &mut Recorder,
+    stream: &mut [u8],
+    cuts: &[usize],
+    bound: usize,
+    heap_bound: Option<usize>,
+) -> Option<u16> {
     let mut error = None;
     let mut rest = stream;
     let mut start = 0;
@@ -119,7 +170,16 @@ pub fn feed(
         start = end;
         let before = recorder.events.len();
         let finished = error.is_some() || receiver.is_closed();
-        match receiver.receive(chunk, recorder) {
+        let chunk_len = chunk.len();
+        let heap_start = heap::start();
+        let result = receiver.receive(chunk, recorder);
+        if let (Some(limit), Some(growth)) = (heap_bound, heap::peak_growth(heap_start)) {
+            assert!(
+                growth <= limit + chunk_len,
+                "heap grew by {growth} bytes in one receive of {chunk_len} bytes (bound {limit} + that)"
+            );
+        }
+        match result {
             Ok(()) => {}
             Err(e) => {
                 assert!(!finished, "error after the receiver was done: {e:?}");

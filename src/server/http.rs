@@ -23,7 +23,8 @@
 //! [`ConnShared`]: super::conn::ConnShared
 
 mod exchange;
-mod request;
+/// Public for fuzz/ (the `connection` target turns heads into upgrades with it).
+pub mod request;
 mod task;
 #[cfg(test)]
 mod tests;

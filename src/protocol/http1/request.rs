@@ -96,28 +96,30 @@ impl RequestParser {
     }
 
     /// Ok(Some(end)): the head ends at `end` (after its empty line).
+    ///
+    /// The answer depends only on the bytes, not on how they were split
+    /// across reads: each byte is judged as if it had just arrived, so bytes
+    /// past `max_head_bytes` are never looked at (the head is too large by
+    /// then), and a request line is too long as soon as it passes
+    /// `max_request_line`, whatever ends it.
     fn find_head_end(&mut self, buf: &[u8]) -> Result<Option<usize>, HttpError> {
         let limits = &self.limits;
         let scan = &mut self.scan;
-        while let Some(offset) = buf[scan.pos..].iter().position(|&b| b == b'\n') {
+        let end = buf.len().min(limits.max_head_bytes);
+        while let Some(offset) = buf[scan.pos..end].iter().position(|&b| b == b'\n') {
             let lf = scan.pos + offset;
-            if lf == scan.line_start || buf[lf - 1] != b'\r' {
+            let cr = lf > scan.line_start && buf[lf - 1] == b'\r';
+            if !scan.in_fields && lf - scan.line_start - usize::from(cr) > limits.max_request_line {
+                return Err(HttpError::new(414, "Request line too long"));
+            }
+            if !cr {
                 return Err(HttpError::new(400, "Bare LF in request head"));
             }
             let line_len = lf - 1 - scan.line_start;
             let next = lf + 1;
-            if next > limits.max_head_bytes {
-                return Err(if !scan.in_fields && line_len > limits.max_request_line {
-                    HttpError::new(414, "Request line too long")
-                } else {
-                    HttpError::new(431, "Request head too large")
-                });
-            }
             if !scan.in_fields {
                 if line_len == 0 {
                     scan.start = next;
-                } else if line_len > limits.max_request_line {
-                    return Err(HttpError::new(414, "Request line too long"));
                 } else {
                     scan.in_fields = true;
                 }
@@ -132,15 +134,15 @@ impl RequestParser {
             scan.line_start = next;
             scan.pos = next;
         }
-        scan.pos = buf.len();
+        scan.pos = end;
         if !scan.in_fields {
             // A CR at the very end may be the start of the line's CRLF.
-            let pending_cr = usize::from(buf.last() == Some(&b'\r'));
-            if buf.len() - scan.line_start - pending_cr > limits.max_request_line {
+            let pending_cr = usize::from(buf[..end].last() == Some(&b'\r'));
+            if end - scan.line_start - pending_cr > limits.max_request_line {
                 return Err(HttpError::new(414, "Request line too long"));
             }
         }
-        if buf.len() >= limits.max_head_bytes {
+        if end >= limits.max_head_bytes {
             return Err(HttpError::new(431, "Request head too large"));
         }
         Ok(None)

@@ -263,6 +263,72 @@ fn long_request_line_is_414_even_without_its_crlf() {
     assert_eq!(status(&[b'A'; 20_000]), 414);
 }
 
+/// The status for `bytes` when they arrive in two reads, cut at `cut`.
+fn status_in_two_reads(bytes: &[u8], limits: Limits, cut: usize) -> u16 {
+    let mut parser = RequestParser::with_limits(limits);
+    match parser.parse_head(&bytes[..cut]) {
+        Err(error) => error.status,
+        Ok(Some(_)) => panic!("complete at {cut}"),
+        Ok(None) => parser.parse_head(bytes).expect_err("refused").status,
+    }
+}
+
+#[test]
+fn the_status_does_not_depend_on_how_the_reads_split_the_head() {
+    // Found by fuzz/http1_request: in one read, a bare LF or a long request
+    // line beyond the head limit decided the status (400, 414); arriving in
+    // pieces, the head limit struck first (431).
+    let small = Limits {
+        max_head_bytes: 64,
+        max_request_line: 1000,
+        ..Limits::default()
+    };
+    let bare_lf_past_the_limit = [
+        &b"GET / HTTP/1.1\r\nHost: example.com\r\nX-Pad: "[..],
+        &[b'p'; 60],
+        b"\n\r\n",
+    ]
+    .concat();
+    let long_line = request(&format!("GET /{} HTTP/1.1", "a".repeat(1500)), &[]);
+    for (bytes, limits, status) in [
+        (&bare_lf_past_the_limit, small, 431),
+        (&long_line, small, 431),
+        // Within the limits, a bare LF is 400 however it arrives.
+        (
+            &request(&format!("GET /{}\n", "a".repeat(100)), &[]),
+            Limits::default(),
+            400,
+        ),
+    ] {
+        let mut parser = RequestParser::with_limits(limits);
+        assert_eq!(parser.parse_head(bytes).unwrap_err().status, status);
+        for cut in 1..bytes.len() {
+            assert_eq!(
+                status_in_two_reads(bytes, limits, cut),
+                status,
+                "cut at {cut}"
+            );
+        }
+    }
+    // A request line ended by a bare LF once it is too long: 414, as when its
+    // bytes arrive one by one.
+    let strict = Limits {
+        max_request_line: 16,
+        ..Limits::default()
+    };
+    let bare = b"GET /aaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\nHost: a\r\n\r\n";
+    assert_eq!(
+        RequestParser::with_limits(strict)
+            .parse_head(bare)
+            .unwrap_err()
+            .status,
+        414
+    );
+    for cut in 1..bare.len() {
+        assert_eq!(status_in_two_reads(bare, strict, cut), 414, "cut at {cut}");
+    }
+}
+
 #[test]
 fn non_utf8_values_become_replacement_characters() {
     let bytes = b"GET / HTTP/1.1\r\nHost: a\r\nX-Latin: caf\xe9\r\n\r\n";
