@@ -700,7 +700,9 @@ test('pause() stops the body until resume()', T, async () => {
     }),
   )
   try {
-    const body = Buffer.alloc(4 << 20, 1)
+    // Larger than what may already be read when pause() runs (the events waiting for JS
+    // are bounded at 8 MiB, plus the socket buffers): 4 MiB all arrived first at times.
+    const body = Buffer.alloc(32 << 20, 1)
     const p = fetch(s.url('/paused'), { method: 'POST', body })
     await withTimeout(
       (async () => {
