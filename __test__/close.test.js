@@ -389,3 +389,35 @@ test('sends accepted before the close handler runs reach a client that closed, b
     s.close()
   }
 })
+
+test('app.close() and shutdown() also end connections whose open event JS has not dispatched yet', T, async () => {
+  const { App, us_socket_local_port, us_listen_socket_close } = require('..')
+  const { RawClient, upgradeRequest } = require('./helpers')
+  for (const how of ['close', 'shutdown']) {
+    const log = []
+    const app = App().ws('/*', {
+      open: () => log.push('open'),
+      close: (ws, code) => log.push(`close ${code}`),
+    })
+    let token
+    app.listen('127.0.0.1', 0, (t) => (token = t))
+    const port = us_socket_local_port(token)
+    const raw = new RawClient(port)
+    await withTimeout(raw.connected, 5000, 'TCP connect')
+    await raw.write(upgradeRequest('/', { port }))
+    // Block this thread while the I/O thread answers the upgrade and queues the open
+    // event, so that close()/shutdown() run before that event was dispatched.
+    const until = Date.now() + 200
+    while (Date.now() < until);
+    let result
+    if (how === 'close') app.close()
+    else result = app.shutdown({ timeoutMs: 2000 })
+    if (how === 'close') assert.deepEqual(log, ['open', 'close 1006'], 'close handler ran before close() returned')
+    await raw.waitEnd(5000)
+    assert.equal(raw.status(), 101)
+    if (result) assert.equal((await result).sockets, 1)
+    assert.deepEqual(log.slice(0, 1), ['open'])
+    assert.equal(log.length, 2)
+    us_listen_socket_close(token)
+  }
+})

@@ -184,6 +184,10 @@ class TemplatedApp {
       this._releaseRef()
     }
     this._listeners.clear()
+    // Connections the I/O threads accepted but whose open (or upgrade) event is still
+    // queued: dispatch it now, so that the caller closes or ends them too, and pending
+    // upgrades are refused below. No new one can be queued.
+    this._onWake()
     for (const res of [...this._pendingUpgrades.values()]) {
       this._native.rejectUpgrade(res._id, status, [], textEncoder.encode(status ? 'Server closing' : ''))
       res._abort()

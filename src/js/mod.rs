@@ -142,10 +142,11 @@ impl NativeApp {
     }
 
     /// `app.close()`/`shutdown()`: closes every listener and refuses handshakes in
-    /// progress (503), until the next `listen`.
+    /// progress (503), until the next `listen`. On return, the OPEN event of every
+    /// connection already accepted is queued.
     #[napi(catch_unwind)]
     pub fn stop_accepting(&mut self) {
-        self.core.set_refusing(true);
+        self.core.refuse_and_settle();
         for l in self.listeners.iter_mut().filter_map(Option::take) {
             l.close();
         }

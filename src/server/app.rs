@@ -149,6 +149,14 @@ impl AppCore {
         self.refusing.store(refusing, Ordering::Release);
     }
 
+    /// Refuses new connections, and returns once every connection registered before
+    /// has its OPEN event queued (`open` registers and queues under the registry lock):
+    /// `app.close()` dispatches the queue next, so JS knows every connection it closes.
+    pub fn refuse_and_settle(&self) {
+        self.set_refusing(true);
+        drop(self.lock_registry());
+    }
+
     pub fn is_refusing(&self) -> bool {
         self.refusing.load(Ordering::Acquire)
     }
@@ -182,13 +190,15 @@ impl AppCore {
                 stream, buffered, id, policy, events, deflate,
             ))
         })?;
-        drop(registry);
         let id = conn.id();
         let mut payload = [0u8; 22];
         payload[..18].copy_from_slice(&address_bytes(peer));
         payload[18..].copy_from_slice(&upgrade_id.to_le_bytes());
+        // Queued under the registry lock: once `refuse_and_settle` returns, the OPEN
+        // of every registered connection is in the queue for JS to dispatch.
         self.events
             .with_batch(|b| b.push(id, kind::OPEN, 0, route as u16, &payload));
+        drop(registry);
         Some(conn)
     }
 
