@@ -496,3 +496,28 @@ test('HTTPS: routes over SSLApp with keep-alive, a 1 MiB upload and a wss socket
     us_listen_socket_close(token)
   }
 })
+
+test('an SSLApp whose missingServerName callback refers to the app is collected once closed', T, async () => {
+  const v8 = require('node:v8')
+  const vm = require('node:vm')
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc')
+  const collected = new Set()
+  const registry = new FinalizationRegistry((name) => collected.add(name))
+  for (const withCallback of [false, true]) {
+    ;(() => {
+      const app = SSLApp(files('localhost'))
+      if (withCallback) app.missingServerName((hostname) => app.addServerName(hostname, files('other.test')))
+      let token
+      app.listen(0, (t) => (token = t))
+      assert.ok(token)
+      app.close()
+      registry.register(app, withCallback ? 'with callback' : 'without')
+    })()
+  }
+  for (let i = 0; i < 50 && collected.size < 2; i++) {
+    await sleep(20)
+    gc()
+  }
+  assert.deepEqual([...collected].sort(), ['with callback', 'without'])
+})

@@ -83,13 +83,23 @@ const methods = {
   missingServerName(cb) {
     if (typeof cb !== 'function') throw new TypeError('missingServerName needs a callback')
     if (this._tls) {
-      this._native.setMissingServerName((hostname) => {
-        try {
-          cb(hostname)
-        } catch (err) {
-          report(err)
-        }
-      })
+      // The native side holds the function it is given strongly (a threadsafe function):
+      // give it one that reaches the app only weakly, so that a callback referring to its
+      // app (the usual case) does not keep the app alive after close().
+      this._missingServerName = cb
+      if (!this._missingServerNameSet) {
+        this._missingServerNameSet = true
+        const app = new WeakRef(this)
+        this._native.setMissingServerName((hostname) => {
+          const target = app.deref()
+          if (target === undefined) return
+          try {
+            target._missingServerName(hostname)
+          } catch (err) {
+            report(err)
+          }
+        })
+      }
     }
     return this
   },
