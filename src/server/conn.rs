@@ -7,6 +7,7 @@
 
 use super::buffered::BufferedTable;
 use super::events::{kind, EventQueue};
+use super::signal::Signal;
 use super::stream::Stream;
 use crate::protocol::deflate::{Deflater, Negotiated};
 use crate::protocol::frame::{encode_compressed_frame, encode_frame, OpCode};
@@ -15,7 +16,6 @@ use std::collections::{HashSet, VecDeque};
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 /// Outcome of queueing a frame, as uWS.js reports it: written, buffered, or dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +101,7 @@ pub struct ConnShared {
     table: Arc<BufferedTable>,
     id: u32,
     command: AtomicU8,
-    pub notify: Notify,
+    pub notify: Signal,
     policy: DeliveryPolicy,
     /// The owning App's event queue, for events raised by publishers on other threads.
     events: Arc<EventQueue>,
@@ -166,7 +166,7 @@ impl ConnShared {
             table,
             id,
             command: AtomicU8::new(command::NONE),
-            notify: Notify::new(),
+            notify: Signal::default(),
         }
     }
 
