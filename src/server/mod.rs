@@ -18,3 +18,4 @@ pub mod stream;
 pub mod tls;
 pub mod tls_stream;
 pub mod upgrade;
+pub mod ws_timer;
