@@ -53,7 +53,9 @@ struct Outbound {
     /// A fragmented message is being sent (its last frame had FIN clear): publishes wait
     /// in `held` so they cannot land between its fragments.
     fragmenting: bool,
-    held: VecDeque<Bytes>,
+    /// Boxed, created on first use: every open connection holds an `Outbound`.
+    #[allow(clippy::box_collection)]
+    held: Option<Box<VecDeque<Bytes>>>,
     /// permessage-deflate was agreed: compresses sends asked to be compressed. Behind
     /// the same lock as the queue, so compression order is wire order.
     deflate: Option<SendDeflate>,
@@ -271,9 +273,8 @@ impl ConnShared {
             self.add_buffered(rest.len() as isize);
             out.queue.push_back(rest);
         }
-        if release_held && !out.held.is_empty() {
-            let held = std::mem::take(&mut out.held);
-            out.queue.extend(held);
+        if let Some(held) = release_held.then(|| out.held.take()).flatten() {
+            out.queue.extend(*held);
         }
         // Also when TLS records wait in rustls: the task must flush them.
         if !out.queue.is_empty() || self.stream.has_pending_output() {
@@ -350,7 +351,7 @@ impl ConnShared {
         };
         self.add_buffered(frame.len() as isize);
         if out.fragmenting {
-            out.held.push_back(frame.clone());
+            out.held.get_or_insert_default().push_back(frame.clone());
         } else {
             out.queue.push_back(frame.clone());
         }
