@@ -11,7 +11,7 @@ use super::ws_timer::{TimerEvent, WsTimer};
 use crate::protocol::close;
 use crate::protocol::deflate::{self, Negotiated};
 use crate::protocol::frame::{encode_close_payload, encode_frame, OpCode};
-use crate::protocol::handshake::{self, HandshakeError};
+use crate::protocol::handshake::{self, HandshakeError, UpgradeRequest};
 use crate::protocol::receiver::{CloseError, Handler, Payload, Receiver, Role};
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -72,15 +72,32 @@ type Upgraded = (Stream, usize, Vec<u8>, u32, Option<Box<Negotiated>>);
 async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgraded> {
     // Plain HTTP requests are served there until one is for a `.ws()` route.
     let (stream, request) = super::http::serve(app, stream, peer).await?;
+    // Boxed: every connection waiting for its request holds this future, and a connection
+    // storm's peak (and what the allocator keeps of it afterwards) grows with its size.
+    Box::pin(answer(app, stream, request, peer)).await
+}
+
+/// Answers an upgrade request (or a failed one).
+async fn answer(
+    app: &AppCore,
+    stream: Stream,
+    request: Result<(UpgradeRequest, Vec<u8>), HandshakeError>,
+    peer: SocketAddr,
+) -> Option<Upgraded> {
     let (req, leftover) = match request {
         Ok(done) => done,
-        Err(e) => return reject(stream, e).await,
+        Err(e) => return Box::pin(reject(stream, e)).await,
     };
     if app.is_refusing() {
-        return respond(stream, "503 Service Unavailable", b"Server closing").await;
+        return Box::pin(respond(
+            stream,
+            "503 Service Unavailable",
+            b"Server closing",
+        ))
+        .await;
     }
     let Some((route, params)) = app.route_for(&req.url) else {
-        return respond(stream, "404 Not Found", b"Not Found").await;
+        return Box::pin(respond(stream, "404 Not Found", b"Not Found")).await;
     };
     let mut out = Vec::with_capacity(256);
     let mut upgrade_id = 0;
@@ -93,7 +110,8 @@ async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgr
     };
     let negotiated;
     if behavior.has_upgrade_handler {
-        let (id, decision) = upgrade::ask(app, &stream, &req, route, &params, peer).await?;
+        let (id, decision) =
+            Box::pin(upgrade::ask(app, &stream, &req, route, &params, peer)).await?;
         match decision {
             Decision::Accept {
                 protocol,
@@ -130,6 +148,8 @@ async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgr
         let extensions = negotiated.as_ref().map(|n| n.response_header.as_str());
         handshake::write_accept_response(&mut out, &req.key, None, extensions, &[]);
     }
+    // Not held across the write (they would be, until the end of the scope).
+    drop((req, params));
     stream.write_all(&out).await.ok()?;
     Some((stream, route, leftover, upgrade_id, negotiated))
 }
