@@ -48,7 +48,9 @@ pub async fn serve(app: Arc<AppCore>, stream: Stream, peer: SocketAddr) {
     drop(app);
     // Boxed (here and for closing): these phases are short, and an unboxed future would
     // make every idle connection's task as large as the largest phase.
-    let Some(upgraded) = Box::pin(upgrade(&admission, stream, peer)).await else {
+    let upgraded = Box::pin(upgrade(&admission, stream, peer)).await;
+    super::runtime::handshake_done();
+    let Some(upgraded) = upgraded else {
         return;
     };
     let Some((c, early_ending)) = Connection::open(admission, upgraded, peer) else {
