@@ -371,8 +371,8 @@ type Paused = Pin<Box<dyn Future<Output = ()> + Send>>;
 impl Connection {
     /// The WebSocket loop until the connection ends or `ws.end()` starts the closing
     /// handshake. Polled in place (no `select!`): every wait keeps its waker where it is
-    /// woken from (the socket's registration, `ConnShared::notify`), so the future an idle
-    /// connection holds is just `Connection` plus an optional boxed timer.
+    /// woken from (the socket's registration, `ConnShared::notify`, the boxed timer), so
+    /// the future an idle connection holds is little more than `Connection`.
     fn run(&mut self) -> impl Future<Output = Exit> + Send + '_ {
         let mut paused: Option<Paused> = None;
         poll_fn(move |cx| loop {
