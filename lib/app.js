@@ -2,7 +2,7 @@
 // App(): routes and behaviours, listening, and the dispatch of event batches from Rust.
 const { NativeApp } = require('./native')
 const { Outbox, op, bytesOf } = require('./outbox')
-const { WebSocket, topicString } = require('./websocket')
+const { WebSocket, NO_USER_DATA, topicString } = require('./websocket')
 const { decodeRequest, HttpRequest, UpgradeResponse } = require('./upgrade')
 
 // Event kinds, mirrored in src/server/events.rs.
@@ -405,9 +405,11 @@ class TemplatedApp {
               break
             }
             case OPEN: {
-              const address = new Uint8Array(ab.slice(base + start, base + start + 18))
+              // 18 bytes as a short string: far smaller than an ArrayBuffer per socket.
+              const address = b.latin1Slice(start, start + 18)
               const upgradeId = u32(b, start + 18)
-              let userData = {}
+              // `{}` is created by getUserData() when first asked for.
+              let userData = NO_USER_DATA
               if (upgradeId !== 0) {
                 userData = this._userData.get(upgradeId)
                 this._userData.delete(upgradeId)

@@ -1,9 +1,12 @@
 'use strict'
 // The uWS.js-shaped WebSocket object: an id and user data; native state lives in Rust.
+// Every open socket has one for its whole life: keep its fields few and small.
 const { op, bytesOf, FLAG_MORE, FLAG_COMPRESS } = require('./outbox')
 const { addressBytes, addressTextBuffer } = require('./address')
 
 const CLOSED_ERROR = 'Invalid access of closed WebSocket'
+/** userData of a socket no upgrade handler gave any: `{}` is made on first use. */
+const NO_USER_DATA = Symbol('no user data')
 
 // send() results, as uWS.js: written, buffered (backpressure), dropped.
 const SUCCESS = 1
@@ -18,7 +21,10 @@ class WebSocket {
     /** Bytes packed for this socket and not yet flushed to Rust, valid in `_epoch`. */
     this._pending = 0
     this._epoch = 0
+    /** NO_USER_DATA until getUserData() creates it (no upgrade handler gave one). */
     this._userData = userData
+    /** The peer address as JS reads it (16 bytes IPv6 or mapped IPv4, port LE) in a
+     * latin1 string. */
     this._address = address
     this._closed = false
     /** A fragmented message in progress: null, 'sending', or 'dropped' (its first
@@ -168,6 +174,7 @@ class WebSocket {
 
   getUserData() {
     this._check()
+    if (this._userData === NO_USER_DATA) this._userData = {}
     return this._userData
   }
 
@@ -181,19 +188,23 @@ class WebSocket {
   /** The peer's address as 4 bytes (IPv4) or 16 bytes (IPv6). */
   getRemoteAddress() {
     this._check()
-    return addressBytes(this._address)
+    return addressBytes(addressArray(this._address))
   }
 
   /** `127.0.0.1` for IPv4 peers, compressed text for IPv6 (uWS.js gives the long mapped form). */
   getRemoteAddressAsText() {
     this._check()
-    return addressTextBuffer(this._address)
+    return addressTextBuffer(addressArray(this._address))
   }
 
   getRemotePort() {
     this._check()
-    return this._address[16] | (this._address[17] << 8)
+    return this._address.charCodeAt(16) | (this._address.charCodeAt(17) << 8)
   }
+}
+
+function addressArray(latin1) {
+  return Buffer.from(latin1, 'latin1')
 }
 
 /** Topics are strings; ArrayBuffers and views are read as UTF-8 (as uWS.js accepts). */
@@ -203,4 +214,4 @@ function topicString(topic) {
   throw new TypeError('topic must be a string')
 }
 
-module.exports = { WebSocket, CLOSED_ERROR, topicString }
+module.exports = { WebSocket, CLOSED_ERROR, NO_USER_DATA, topicString }

@@ -71,6 +71,7 @@ impl NativeApp {
         pubsub: Option<String>,
         max_connections: Option<u32>,
     ) -> Result<Self> {
+        runtime::set_tidy(tidy_allocator);
         runtime::get(io_threads.map(|n| n as usize));
         let waker = unsafe { JsWaker::new(env.raw(), on_wake.raw()) }?;
         let core = AppCore::new(Box::new(waker.clone()), publish::engine(pubsub.as_deref()));
@@ -467,6 +468,18 @@ fn duration(seconds: f64) -> Option<Duration> {
         return None;
     }
     Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::from_secs(u32::MAX as u64)))
+}
+
+extern "C" {
+    /// mimalloc (the global allocator, statically linked through the `mimalloc` crate).
+    fn mi_collect(force: bool);
+}
+
+/// Frees the calling thread's empty allocator pages and purges them now, instead of after
+/// mimalloc's purge delay on later allocator activity (see `runtime::handshake_done`).
+fn tidy_allocator() {
+    // SAFETY: mi_collect only works on the calling thread's own heap and the arenas.
+    unsafe { mi_collect(true) }
 }
 
 // After NativeApp: napi-derive must see the struct before another `impl` block of it.

@@ -89,8 +89,6 @@ const INVALID_COMPRESSED_DATA: CloseError = CloseError {
     reason: "invalid compressed data",
 };
 
-/// Buffers above this are dropped when empty, so idle connections stay cheap.
-const KEEP_CAPACITY: usize = 4 * 1024;
 /// Announced payloads up to this size are allocated up front; beyond it the
 /// buffer grows geometrically, so a peer cannot make us reserve a huge block
 /// (when the limit is unlimited) before sending the data.
@@ -130,9 +128,16 @@ pub struct Receiver {
     state: State,
     /// Present when permessage-deflate was negotiated; RSV1 is refused without it.
     inflater: Option<Inflater>,
-    message: Option<Message>,
     utf8: Utf8Validator,
     max_payload_length: usize,
+    /// What is kept between reads while a frame or a fragmented message is incomplete;
+    /// None (nothing allocated) between messages, so an idle connection holds no buffer.
+    partial: Option<Box<Partial>>,
+}
+
+#[derive(Default)]
+struct Partial {
+    message: Option<Message>,
     /// Start of a header cut at the end of a read.
     header_buf: [u8; MAX_HEADER_LEN],
     header_len: u8,
@@ -144,20 +149,25 @@ pub struct Receiver {
     fragments: Vec<u8>,
 }
 
+impl Partial {
+    fn is_idle(&self) -> bool {
+        self.message.is_none()
+            && self.header_len == 0
+            && self.buffered_frame.is_none()
+            && self.frame_payload.is_empty()
+            && self.fragments.is_empty()
+    }
+}
+
 impl Receiver {
     pub fn new(role: Role, max_payload_length: usize) -> Self {
         Receiver {
             role,
             state: State::Open,
             inflater: None,
-            message: None,
             utf8: Utf8Validator::default(),
             max_payload_length,
-            header_buf: [0; MAX_HEADER_LEN],
-            header_len: 0,
-            buffered_frame: None,
-            frame_payload: Vec::new(),
-            fragments: Vec::new(),
+            partial: None,
         }
     }
 
@@ -179,7 +189,19 @@ impl Receiver {
 
     /// Bytes held for an incomplete frame plus the fragments so far.
     pub fn buffered_len(&self) -> usize {
-        self.header_len as usize + self.frame_payload.len() + self.fragments.len()
+        self.partial.as_ref().map_or(0, |p| {
+            p.header_len as usize + p.frame_payload.len() + p.fragments.len()
+        })
+    }
+
+    /// The state kept between reads, created when first needed.
+    fn partial(&mut self) -> &mut Partial {
+        self.partial.get_or_insert_with(Box::default)
+    }
+
+    /// The fragmented message in progress, if any.
+    fn message(&self) -> Option<Message> {
+        self.partial.as_ref().and_then(|p| p.message)
     }
 
     /// Feeds bytes read from the peer. `input` may be unmasked/modified in place (it's a scratch buffer).
@@ -196,15 +218,10 @@ impl Receiver {
         if result.is_err() {
             self.state = State::Failed;
         }
-        if self.state != State::Open {
-            // Nothing more will be parsed: free the buffers now.
-            self.frame_payload = Vec::new();
-            self.fragments = Vec::new();
-            self.buffered_frame = None;
-            self.header_len = 0;
+        // Freed once nothing is in progress (and when nothing more will be parsed).
+        if self.state != State::Open || self.partial.as_ref().is_some_and(|p| p.is_idle()) {
+            self.partial = None;
         }
-        release_if_idle(&mut self.frame_payload);
-        release_if_idle(&mut self.fragments);
         result
     }
 
@@ -213,13 +230,18 @@ impl Receiver {
         mut input: &mut [u8],
         handler: &mut impl Handler,
     ) -> Result<(), CloseError> {
-        if self.header_len > 0 || self.buffered_frame.is_some() {
+        if self
+            .partial
+            .as_ref()
+            .is_some_and(|p| p.header_len > 0 || p.buffered_frame.is_some())
+        {
             input = self.continue_buffered_frame(input, handler)?;
         }
         while !input.is_empty() && self.state == State::Open {
             let Some((header, header_len)) = parse_header(input) else {
-                self.header_buf[..input.len()].copy_from_slice(input);
-                self.header_len = input.len() as u8;
+                let p = self.partial();
+                p.header_buf[..input.len()].copy_from_slice(input);
+                p.header_len = input.len() as u8;
                 return Ok(());
             };
             let frame = self.check_header(&header)?;
@@ -248,36 +270,34 @@ impl Receiver {
         mut input: &'a mut [u8],
         handler: &mut impl Handler,
     ) -> Result<&'a mut [u8], CloseError> {
-        let frame = match self.buffered_frame {
+        let frame = match self.partial().buffered_frame {
             Some(frame) => frame,
             None => {
-                let have = self.header_len as usize;
+                let p = self.partial();
+                let have = p.header_len as usize;
                 // A header never exceeds MAX_HEADER_LEN, so this always suffices.
                 let take = (MAX_HEADER_LEN - have).min(input.len());
-                self.header_buf[have..have + take].copy_from_slice(&input[..take]);
-                let Some((header, header_len)) = parse_header(&self.header_buf[..have + take])
-                else {
-                    self.header_len += take as u8;
+                p.header_buf[have..have + take].copy_from_slice(&input[..take]);
+                let Some((header, header_len)) = parse_header(&p.header_buf[..have + take]) else {
+                    p.header_len += take as u8;
                     return Ok(&mut []);
                 };
-                self.header_len = 0;
+                p.header_len = 0;
                 input = &mut input[header_len - have..];
                 let frame = self.check_header(&header)?;
                 self.start_buffered_frame(frame);
                 frame
             }
         };
-        let missing = frame.payload_len - self.frame_payload.len();
+        let missing = frame.payload_len - self.partial().frame_payload.len();
         let (chunk, rest) = input.split_at_mut(missing.min(input.len()));
         self.append_payload(frame, chunk)?;
-        if self.frame_payload.len() == frame.payload_len {
-            self.buffered_frame = None;
-            let payload = std::mem::take(&mut self.frame_payload);
+        let p = self.partial();
+        if p.frame_payload.len() == frame.payload_len {
+            p.buffered_frame = None;
+            let payload = std::mem::take(&mut p.frame_payload);
             if frame.opcode.is_control() {
                 self.on_frame(frame, Payload::Borrowed(&payload), handler)?;
-                // Keep the small allocation for the next split frame.
-                self.frame_payload = payload;
-                self.frame_payload.clear();
             } else {
                 self.on_frame(frame, Payload::Owned(payload), handler)?;
             }
@@ -286,22 +306,23 @@ impl Receiver {
     }
 
     fn start_buffered_frame(&mut self, frame: Frame) {
-        self.buffered_frame = Some(frame);
-        self.frame_payload.clear();
+        let p = self.partial();
+        p.buffered_frame = Some(frame);
+        p.frame_payload.clear();
         let reserve = frame.payload_len.min(MAX_UP_FRONT_RESERVE);
-        self.frame_payload.reserve_exact(reserve);
+        p.frame_payload.reserve_exact(reserve);
     }
 
     /// Unmasks, validates and stores the next piece of a buffered payload.
     fn append_payload(&mut self, frame: Frame, chunk: &mut [u8]) -> Result<(), CloseError> {
         if let Some(key) = frame.mask {
-            apply_mask_offset(chunk, key, self.frame_payload.len());
+            apply_mask_offset(chunk, key, self.partial().frame_payload.len());
         }
         if frame.text {
             // Validating each piece lets a long text frame fail fast.
             self.utf8.feed(chunk).map_err(|_| INVALID_UTF8)?;
         }
-        self.frame_payload.extend_from_slice(chunk);
+        self.partial().frame_payload.extend_from_slice(chunk);
         Ok(())
     }
 
@@ -329,7 +350,7 @@ impl Receiver {
                 return Err(protocol_error("control frame too long"));
             }
         } else {
-            match (opcode, self.message) {
+            match (opcode, self.message()) {
                 (OpCode::Continuation, None) => {
                     return Err(protocol_error("continuation without message"))
                 }
@@ -338,12 +359,13 @@ impl Receiver {
                 }
                 _ => {}
             }
-            let total = self.fragments.len() as u64 + header.payload_len;
+            let fragments = self.partial.as_ref().map_or(0, |p| p.fragments.len());
+            let total = fragments as u64 + header.payload_len;
             if total > self.max_payload_length as u64 {
                 return Err(MESSAGE_TOO_BIG);
             }
         }
-        let text = match (opcode, self.message) {
+        let text = match (opcode, self.message()) {
             (OpCode::Text, _) => !header.rsv1,
             (OpCode::Continuation, Some(message)) => !message.binary && !message.compressed,
             _ => false,
@@ -387,28 +409,27 @@ impl Receiver {
                 }
             }
             OpCode::Text | OpCode::Binary => {
-                self.message = Some(Message {
+                let p = self.partial();
+                p.message = Some(Message {
                     binary: frame.opcode == OpCode::Binary,
                     compressed: frame.compressed,
                 });
                 match payload {
-                    Payload::Owned(vec) => self.fragments = vec,
+                    Payload::Owned(vec) => p.fragments = vec,
                     Payload::Borrowed(slice) => {
-                        self.fragments.clear();
-                        self.fragments.extend_from_slice(slice);
+                        p.fragments.clear();
+                        p.fragments.extend_from_slice(slice);
                     }
                 }
             }
             OpCode::Continuation => {
-                self.fragments.extend_from_slice(payload.as_slice());
+                let p = self.partial();
+                p.fragments.extend_from_slice(payload.as_slice());
                 if frame.fin {
-                    let message = self.message.take().expect("checked in check_header");
-                    let assembled = std::mem::take(&mut self.fragments);
+                    let message = p.message.take().expect("checked in check_header");
+                    let assembled = std::mem::take(&mut p.fragments);
                     if message.compressed {
                         let inflated = self.inflate(&assembled, message.binary);
-                        // Keep the compressed buffer for the next message.
-                        self.fragments = assembled;
-                        self.fragments.clear();
                         handler.message(message.binary, Payload::Owned(inflated?));
                     } else {
                         handler.message(message.binary, Payload::Owned(assembled));
@@ -457,12 +478,6 @@ impl Receiver {
         self.state = State::Closed;
         handler.close(code, payload.get(2..).unwrap_or_default());
         Ok(())
-    }
-}
-
-fn release_if_idle(buffer: &mut Vec<u8>) {
-    if buffer.is_empty() && buffer.capacity() > KEEP_CAPACITY {
-        *buffer = Vec::new();
     }
 }
 

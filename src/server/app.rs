@@ -85,6 +85,13 @@ pub struct AppCore {
 /// A connection's place under `maxConnections`, given back when it is dropped.
 pub struct Admission(Arc<AppCore>);
 
+impl std::ops::Deref for Admission {
+    type Target = Arc<AppCore>;
+    fn deref(&self) -> &Arc<AppCore> {
+        &self.0
+    }
+}
+
 impl Drop for Admission {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::AcqRel);

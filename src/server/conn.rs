@@ -7,6 +7,7 @@
 
 use super::buffered::BufferedTable;
 use super::events::{kind, EventQueue};
+use super::signal::Signal;
 use super::stream::Stream;
 use crate::protocol::deflate::{Deflater, Negotiated};
 use crate::protocol::frame::{encode_compressed_frame, encode_frame, OpCode};
@@ -15,7 +16,6 @@ use std::collections::{HashSet, VecDeque};
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 /// Outcome of queueing a frame, as uWS.js reports it: written, buffered, or dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,10 +53,13 @@ struct Outbound {
     /// A fragmented message is being sent (its last frame had FIN clear): publishes wait
     /// in `held` so they cannot land between its fragments.
     fragmenting: bool,
-    held: VecDeque<Bytes>,
+    /// Boxed, created on first use: every open connection holds an `Outbound`.
+    #[allow(clippy::box_collection)]
+    held: Option<Box<VecDeque<Bytes>>>,
     /// permessage-deflate was agreed: compresses sends asked to be compressed. Behind
     /// the same lock as the queue, so compression order is wire order.
-    deflate: Option<SendDeflate>,
+    /// Boxed: most connections have none, and every open one holds an `Outbound`.
+    deflate: Option<Box<SendDeflate>>,
 }
 
 /// The compressing side of an agreed permessage-deflate.
@@ -101,7 +104,7 @@ pub struct ConnShared {
     table: Arc<BufferedTable>,
     id: u32,
     command: AtomicU8,
-    pub notify: Notify,
+    pub notify: Signal,
     policy: DeliveryPolicy,
     /// The owning App's event queue, for events raised by publishers on other threads.
     events: Arc<EventQueue>,
@@ -151,7 +154,7 @@ impl ConnShared {
         deflate: Option<SendDeflate>,
     ) -> Self {
         let out = Outbound {
-            deflate,
+            deflate: deflate.map(Box::new),
             ..Outbound::default()
         };
         ConnShared {
@@ -166,7 +169,7 @@ impl ConnShared {
             table,
             id,
             command: AtomicU8::new(command::NONE),
-            notify: Notify::new(),
+            notify: Signal::default(),
         }
     }
 
@@ -271,9 +274,8 @@ impl ConnShared {
             self.add_buffered(rest.len() as isize);
             out.queue.push_back(rest);
         }
-        if release_held && !out.held.is_empty() {
-            let held = std::mem::take(&mut out.held);
-            out.queue.extend(held);
+        if let Some(held) = release_held.then(|| out.held.take()).flatten() {
+            out.queue.extend(*held);
         }
         // Also when TLS records wait in rustls: the task must flush them.
         if !out.queue.is_empty() || self.stream.has_pending_output() {
@@ -350,7 +352,7 @@ impl ConnShared {
         };
         self.add_buffered(frame.len() as isize);
         if out.fragmenting {
-            out.held.push_back(frame.clone());
+            out.held.get_or_insert_default().push_back(frame.clone());
         } else {
             out.queue.push_back(frame.clone());
         }
@@ -467,5 +469,16 @@ impl ConnShared {
     /// True once JS released the id (it handled the CLOSE event).
     pub fn js_released(&self) -> bool {
         self.release.load(Ordering::Acquire) & release::JS_RELEASED != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every open connection holds one in an `Arc` (16 more bytes): at most 208 keeps
+    /// it in the allocator's 224-byte class.
+    #[test]
+    fn conn_shared_is_small() {
+        let size = std::mem::size_of::<super::ConnShared>();
+        assert!(size <= 208, "ConnShared is {size} bytes");
     }
 }

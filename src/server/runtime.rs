@@ -2,10 +2,45 @@
 //! One runtime per process (not per App) so that apps in different worker threads share
 //! the I/O threads.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// Returns the calling thread's freed allocator pages to the OS (set by the binding, which
+/// owns the global allocator).
+static TIDY: OnceLock<fn()> = OnceLock::new();
+/// At most one tidy per I/O thread this often.
+const TIDY_INTERVAL: Duration = Duration::from_millis(50);
+
+thread_local! {
+    static LAST_TIDY: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+pub fn set_tidy(f: fn()) {
+    let _ = TIDY.set(f);
+}
+
+/// A handshake ended and freed its transient state (a few KiB). An I/O thread that goes
+/// idle right after a connection storm would otherwise keep all of it resident: the
+/// allocator purges freed pages lazily, on later allocator work that an idle thread never
+/// does. Rate-limited, so at most what the last interval's handshakes freed stays.
+pub fn handshake_done() {
+    let Some(tidy) = TIDY.get() else { return };
+    let now = Instant::now();
+    LAST_TIDY.with(|last| {
+        if last
+            .get()
+            .is_some_and(|t| now.duration_since(t) < TIDY_INTERVAL)
+        {
+            return;
+        }
+        last.set(Some(now));
+        tidy();
+    });
+}
 
 /// Default I/O thread count: one core is left for the JS thread, at most 8.
 pub fn default_threads() -> usize {
@@ -30,4 +65,34 @@ pub fn get(threads: Option<usize>) -> &'static Runtime {
             .build()
             .expect("failed to start the rsws I/O runtime")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        static TIDIED: Cell<u32> = const { Cell::new(0) };
+    }
+
+    fn count_tidy() {
+        TIDIED.with(|n| n.set(n.get() + 1));
+    }
+
+    #[test]
+    fn handshake_tidy_is_rate_limited_per_thread() {
+        set_tidy(count_tidy);
+        // Only the binding's NativeApp sets the hook otherwise, and Rust tests create none.
+        std::thread::spawn(|| {
+            handshake_done();
+            handshake_done();
+            handshake_done();
+            assert_eq!(TIDIED.with(Cell::get), 1, "once per interval");
+            std::thread::sleep(TIDY_INTERVAL + Duration::from_millis(10));
+            handshake_done();
+            assert_eq!(TIDIED.with(Cell::get), 2, "again after the interval");
+        })
+        .join()
+        .unwrap();
+    }
 }

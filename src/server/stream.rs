@@ -8,6 +8,7 @@
 use super::tls_stream::TlsStream;
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
+use std::task::{Context, Poll};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 #[cfg(unix)]
@@ -62,6 +63,29 @@ impl Stream {
         match self {
             Stream::Tls(t) => t.socket().socket_writable().await,
             s => s.socket_writable().await,
+        }
+    }
+
+    /// As `readable`, polled in place: the waker is kept in the socket's registration,
+    /// not in a future (idle connections hold nothing for the wait). Only one task may
+    /// poll a stream's read readiness, and one its write readiness.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tls(t) if t.read_ready() => Poll::Ready(Ok(())),
+            Stream::Tls(t) => t.socket().poll_read_ready(cx),
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.poll_read_ready(cx),
+        }
+    }
+
+    /// As `writable`, polled in place (see `poll_read_ready`).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tls(t) => t.socket().poll_write_ready(cx),
+            Stream::Tcp(s) => s.poll_write_ready(cx),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.poll_write_ready(cx),
         }
     }
 

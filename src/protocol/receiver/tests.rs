@@ -226,8 +226,40 @@ fn large_buffered_frame_releases_its_buffer() {
             .unwrap();
     }
     assert_eq!(recorder.events.len(), 1);
-    assert!(receiver.frame_payload.capacity() <= KEEP_CAPACITY);
-    assert!(receiver.fragments.capacity() <= KEEP_CAPACITY);
+    assert!(
+        receiver.partial.is_none(),
+        "nothing is kept between messages"
+    );
+}
+
+#[test]
+fn partial_state_lives_only_while_a_frame_or_message_is_incomplete() {
+    let mut receiver = Receiver::new(Role::Server, 1 << 20);
+    let mut recorder = Recorder::default();
+    receiver
+        .receive(&mut frame(OpCode::Binary, true, b"whole"), &mut recorder)
+        .unwrap();
+    assert!(receiver.partial.is_none());
+    // A header cut after one byte, then the rest.
+    let split = frame(OpCode::Text, true, b"xy");
+    receiver
+        .receive(&mut split[..1].to_vec(), &mut recorder)
+        .unwrap();
+    assert!(receiver.partial.is_some());
+    receiver
+        .receive(&mut split[1..].to_vec(), &mut recorder)
+        .unwrap();
+    assert!(receiver.partial.is_none());
+    // A fragmented message keeps it until its last frame.
+    receiver
+        .receive(&mut frame(OpCode::Text, false, b"a"), &mut recorder)
+        .unwrap();
+    assert!(receiver.partial.is_some());
+    receiver
+        .receive(&mut frame(OpCode::Continuation, true, b"b"), &mut recorder)
+        .unwrap();
+    assert!(receiver.partial.is_none());
+    assert_eq!(recorder.events.len(), 3);
 }
 
 #[test]
