@@ -164,15 +164,16 @@ impl NativeApp {
         }
     }
 
-    /// Copies the queued event records into `inbox` and returns their length, or -1 when
-    /// they do not fit (nothing taken: call `take`). Small batches are cheaper copied into
-    /// one reusable buffer than handed over as a new external buffer each time.
+    /// Copies queued event records (as many whole ones as fit) into `inbox`. Returns
+    /// `2 * length + more` (`more`: records remain queued, call again), 0 when nothing is
+    /// queued, or -1 when the next record alone does not fit (nothing taken: call
+    /// `take`). One reusable buffer is cheaper than a new external buffer per batch.
     #[napi]
     pub fn take_into(&self, mut inbox: BufferSlice<'_>) -> i64 {
         match self.core.events.take_into(&mut inbox) {
-            Some((len, large)) => {
+            Some((len, more, large)) => {
                 self.large.set(large);
-                len as i64
+                (len as i64) * 2 + more as i64
             }
             None => -1,
         }

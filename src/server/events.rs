@@ -73,12 +73,30 @@ pub struct Batch {
     pub large: Vec<Vec<u8>>,
     /// Bytes in `large`: they count towards the high-water mark like inline records.
     large_bytes: usize,
+    /// Records before this offset were already taken by JS (`take_into` takes a batch in
+    /// pieces); they are dropped once everything is taken or they are half the buffer.
+    read_at: usize,
+    /// The largest the records grew during the last `takes` times they were all taken:
+    /// the buffer is shrunk to it every [`SHRINK_WINDOW`] times.
+    peak: usize,
+    takes: u32,
 }
 
+/// How many times a batch is taken whole before its buffer may shrink.
+const SHRINK_WINDOW: u32 = 1024;
+
 impl Batch {
-    /// What this batch holds, for the high-water mark.
+    /// What this batch holds (not yet taken), for the high-water mark.
     pub fn bytes(&self) -> usize {
-        self.records.len() + self.large_bytes
+        self.records.len() - self.read_at + self.large_bytes
+    }
+
+    /// Drops the records already taken, keeping the buffer's capacity.
+    fn compact(&mut self) {
+        if self.read_at > 0 {
+            self.records.drain(..self.read_at);
+            self.read_at = 0;
+        }
     }
 
     fn header(&mut self, id: u32, kind: u8, flags: u8, extra: u16, len: usize) {
@@ -157,10 +175,11 @@ impl EventQueue {
             records: Vec::with_capacity(cap),
             ..Batch::default()
         };
-        let batch = std::mem::replace(
+        let mut batch = std::mem::replace(
             &mut *self.batch.lock().unwrap_or_else(|e| e.into_inner()),
             fresh,
         );
+        batch.compact();
         self.next_capacity.store(
             batch.records.len().clamp(4096, 256 * 1024),
             Ordering::Relaxed,
@@ -169,29 +188,68 @@ impl EventQueue {
         batch
     }
 
-    /// Takes the queued records by copying them into `dst` (JS's reusable inbox) when they
-    /// fit; the batch buffer keeps its capacity, so a steady stream of small batches
-    /// allocates nothing on either side. Returns the record length and the large payloads,
-    /// or None (nothing taken) when the records do not fit: then [`EventQueue::take`].
-    pub fn take_into(&self, dst: &mut [u8]) -> Option<(usize, Vec<Vec<u8>>)> {
+    /// Takes queued records by copying them into `dst` (JS's reusable inbox): as many
+    /// whole records as fit, the rest stays queued for the next call. The batch buffer
+    /// keeps its capacity, so steady traffic allocates nothing on either side and the
+    /// pages stay mapped (handing large batches over as buffers of their own cost page
+    /// faults and a free on the JS thread for every batch). Returns the bytes copied
+    /// (0: nothing queued), whether records remain, and the large payloads of the records
+    /// copied; None (nothing taken) when the next record alone does not fit: then
+    /// [`EventQueue::take`].
+    pub fn take_into(&self, dst: &mut [u8]) -> Option<(usize, bool, Vec<Vec<u8>>)> {
         self.wake_pending.store(false, Ordering::Release);
         let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
-        let len = batch.records.len();
-        if len > dst.len() {
+        let start = batch.read_at;
+        let records = &batch.records[start..];
+        // Whole records that fit, and how many of them carry a large payload.
+        let mut end = 0;
+        let mut large = 0;
+        while let Some(h) = records.get(end..end + HEADER_LEN) {
+            let len = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
+            let next = end + HEADER_LEN + len;
+            if next > dst.len() {
+                break;
+            }
+            large += (h[4] == kind::MESSAGE_LARGE) as usize;
+            end = next;
+        }
+        if end == 0 && !records.is_empty() {
             // Set again: the caller takes the batch at once with `take`.
             self.wake_pending.store(true, Ordering::Release);
             return None;
         }
-        dst[..len].copy_from_slice(&batch.records);
-        batch.records.clear();
-        if batch.records.capacity() > 1 << 20 {
-            batch.records = Vec::with_capacity(4096);
+        dst[..end].copy_from_slice(&records[..end]);
+        let more = end < records.len();
+        let large: Vec<Vec<u8>> = if large == batch.large.len() {
+            std::mem::take(&mut batch.large)
+        } else {
+            batch.large.drain(..large).collect()
+        };
+        batch.large_bytes -= large.iter().map(Vec::len).sum::<usize>();
+        if more {
+            batch.read_at += end;
+            if batch.read_at * 2 >= batch.records.len() {
+                batch.peak = batch.peak.max(batch.records.len());
+                batch.compact();
+            }
+        } else {
+            batch.read_at = 0;
+            batch.peak = batch.peak.max(batch.records.len());
+            batch.records.clear();
+            // Keep the buffer for steady traffic (growing it again costs copies and page
+            // faults), but not a burst's worth of it once batches stay small.
+            batch.takes += 1;
+            if batch.takes == SHRINK_WINDOW {
+                if batch.records.capacity() > 1 << 20 && batch.peak * 4 < batch.records.capacity() {
+                    batch.records = Vec::with_capacity(batch.peak.max(4096));
+                }
+                batch.takes = 0;
+                batch.peak = 0;
+            }
         }
-        let large = std::mem::take(&mut batch.large);
-        batch.large_bytes = 0;
         drop(batch);
         self.taken.notify_waiters();
-        Some((len, large))
+        Some((end, more, large))
     }
 
     /// Waits until JS takes the current batch (or returns at once if it is small again).
@@ -247,8 +305,9 @@ mod tests {
         let payload = Payload::Owned(vec![1u8; LARGE_MESSAGE]);
         queue.with_batch(|b| b.push_message(7, true, payload));
         let mut inbox = [0u8; 64];
-        let (len, large) = queue.take_into(&mut inbox).expect("fits");
+        let (len, more, large) = queue.take_into(&mut inbox).expect("fits");
         assert_eq!(len, 2 * HEADER_LEN + 5);
+        assert!(!more);
         assert_eq!(&inbox[HEADER_LEN..HEADER_LEN + 5], b"hello");
         assert_eq!(inbox[4], kind::MESSAGE);
         assert_eq!(inbox[HEADER_LEN + 5 + 4], kind::MESSAGE_LARGE);
@@ -262,5 +321,59 @@ mod tests {
         );
         let batch = queue.take();
         assert_eq!(batch.records.len(), HEADER_LEN + 100);
+    }
+
+    /// A batch larger than the inbox is taken in pieces of whole records, each with the
+    /// large payloads of its own records, and events queued in between follow in order.
+    #[test]
+    fn take_into_takes_a_big_batch_in_pieces_of_whole_records() {
+        let queue = EventQueue::new(Box::new(NoWake));
+        for i in 0..10u32 {
+            queue.with_batch(|b| b.push(i, kind::MESSAGE, 0, 0, &[i as u8; 40]));
+            if i % 3 == 0 {
+                let payload = Payload::Owned(vec![i as u8; LARGE_MESSAGE]);
+                queue.with_batch(|b| b.push_message(i, true, payload));
+            }
+        }
+        let mut inbox = [0u8; 2 * (HEADER_LEN + 40) + HEADER_LEN];
+        let mut seen = Vec::new();
+        let mut appended = false;
+        loop {
+            let (len, more, large) = queue.take_into(&mut inbox).expect("every record fits");
+            let mut larges = large.into_iter();
+            let mut at = 0;
+            while at < len {
+                let id = u32::from_le_bytes(inbox[at..at + 4].try_into().unwrap());
+                let n = u32::from_le_bytes(inbox[at + 8..at + 12].try_into().unwrap()) as usize;
+                if inbox[at + 4] == kind::MESSAGE_LARGE {
+                    let payload = larges.next().expect("a large payload per record");
+                    assert_eq!(payload[0], id as u8);
+                    seen.push((id, true));
+                } else {
+                    assert_eq!(inbox[at + HEADER_LEN], id as u8);
+                    seen.push((id, false));
+                }
+                at += HEADER_LEN + n;
+            }
+            assert!(larges.next().is_none(), "only the payloads of the records taken");
+            if !appended {
+                queue.with_batch(|b| b.push(99, kind::MESSAGE, 0, 0, &[99; 40]));
+                appended = true;
+            }
+            if !more {
+                break;
+            }
+        }
+        let mut expected: Vec<(u32, bool)> = Vec::new();
+        for i in 0..10 {
+            expected.push((i, false));
+            if i % 3 == 0 {
+                expected.push((i, true));
+            }
+        }
+        expected.push((99, false));
+        assert_eq!(seen, expected);
+        assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
+        assert_eq!(queue.take_into(&mut inbox).map(|(n, more, _)| (n, more)), Some((0, false)));
     }
 }
