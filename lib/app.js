@@ -63,9 +63,9 @@ class ListenSocket {
 
 /** A fresh ArrayBuffer holding a copy of `len` bytes of `ab` at `at`: what handlers get
  * (they may keep it). Faster than `ab.slice`, which runs in C++ and zero-fills before
- * copying: small typed arrays are allocated in the JS heap, larger ones uninitialized. */
+ * copying. Up to 8 KiB zero-filling costs less than the C++ call of allocUnsafeSlow. */
 function copyOut(ab, at, len) {
-  const copy = len <= 64 ? new Uint8Array(len) : Buffer.allocUnsafeSlow(len)
+  const copy = len <= 8192 ? new Uint8Array(len) : Buffer.allocUnsafeSlow(len)
   copy.set(new Uint8Array(ab, at, len))
   return copy.buffer
 }
