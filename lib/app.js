@@ -371,7 +371,7 @@ class TemplatedApp {
     if (this._dispatching) {
       // Called from a handler while the inbox is in use: the queue as a buffer of its own.
       const b = this._native.take()
-      if (b.length > 0) this._dispatch(b)
+      if (b.length > 0) this._dispatch(b, this._native.takeLarge())
       return
     }
     // The queue is copied into one reusable inbox, as many whole records at a time as
@@ -382,8 +382,11 @@ class TemplatedApp {
       const r = this._native.takeInto(this._inbox)
       if (r === 0) return
       // -1: a record larger than the inbox; the rest of the queue comes as one buffer.
-      const b = r < 0 ? this._native.take() : this._inbox.subarray(0, r >>> 1)
-      if (b.length > 0) this._dispatch(b)
+      const b = r < 0 ? this._native.take() : this._inbox.subarray(0, r >>> 2)
+      // Large payloads are fetched now: a handler may take the next batch (and with it
+      // the native side's list of large payloads) before this one is done.
+      const large = r < 0 || (r & 2) !== 0 ? this._native.takeLarge() : null
+      if (b.length > 0) this._dispatch(b, large)
       if (r < 0 || (r & 1) === 0) return
       budget -= b.length
       if (budget <= 0) {
@@ -394,12 +397,12 @@ class TemplatedApp {
     }
   }
 
-  /** Runs the handlers of a buffer of event records. */
-  _dispatch(b) {
+  /** Runs the handlers of a buffer of event records; `large`: the payloads of its
+   * MESSAGE_LARGE records, in order. */
+  _dispatch(b, large) {
     this._dispatching++
     const ab = b.buffer
     const base = b.byteOffset
-    let large = null
     let nextLarge = 0
     this._out.hold()
     try {
@@ -424,7 +427,6 @@ class TemplatedApp {
               if (kind === MESSAGE) {
                 message = copyOut(ab, base + start, len)
               } else {
-                if (large === null) large = this._native.takeLarge()
                 message = large[nextLarge++]
               }
               const handler = this._routes[ws._route].behavior.message

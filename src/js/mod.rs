@@ -165,15 +165,17 @@ impl NativeApp {
     }
 
     /// Copies queued event records (as many whole ones as fit) into `inbox`. Returns
-    /// `2 * length + more` (`more`: records remain queued, call again), 0 when nothing is
+    /// `4 * length + 2 * large + more` (`large`: they have large payloads, fetch them
+    /// with `takeLarge`; `more`: records remain queued, call again), 0 when nothing is
     /// queued, or -1 when the next record alone does not fit (nothing taken: call
     /// `take`). One reusable buffer is cheaper than a new external buffer per batch.
     #[napi]
     pub fn take_into(&self, mut inbox: BufferSlice<'_>) -> i64 {
         match self.core.events.take_into(&mut inbox) {
             Some((len, more, large)) => {
+                let has_large = !large.is_empty();
                 self.large.set(large);
-                (len as i64) * 2 + more as i64
+                (len as i64) * 4 + (has_large as i64) * 2 + more as i64
             }
             None => -1,
         }
