@@ -355,7 +355,10 @@ mod tests {
                 }
                 at += HEADER_LEN + n;
             }
-            assert!(larges.next().is_none(), "only the payloads of the records taken");
+            assert!(
+                larges.next().is_none(),
+                "only the payloads of the records taken"
+            );
             if !appended {
                 queue.with_batch(|b| b.push(99, kind::MESSAGE, 0, 0, &[99; 40]));
                 appended = true;
@@ -374,6 +377,9 @@ mod tests {
         expected.push((99, false));
         assert_eq!(seen, expected);
         assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
-        assert_eq!(queue.take_into(&mut inbox).map(|(n, more, _)| (n, more)), Some((0, false)));
+        assert_eq!(
+            queue.take_into(&mut inbox).map(|(n, more, _)| (n, more)),
+            Some((0, false))
+        );
     }
 }
