@@ -69,33 +69,57 @@ pub trait Waker: Send + Sync {
 
 #[derive(Default)]
 pub struct Batch {
+    /// Records appended by the I/O threads.
     pub records: Vec<u8>,
     pub large: Vec<Vec<u8>>,
     /// Bytes in `large`: they count towards the high-water mark like inline records.
     large_bytes: usize,
-    /// Records before this offset were already taken by JS (`take_into` takes a batch in
-    /// pieces); they are dropped once everything is taken or they are half the buffer.
+    /// Records JS takes in pieces (`take_into`), from `read_at` on: the two buffers swap
+    /// when this one is used up, so neither is ever shifted or reallocated in steady
+    /// traffic. Its records precede those in `records`.
+    draining: Vec<u8>,
     read_at: usize,
-    /// The largest the records grew during the last `takes` times they were all taken:
-    /// the buffer is shrunk to it every [`SHRINK_WINDOW`] times.
+    /// The largest a batch grew during the last `swaps` swaps: the free buffer is
+    /// shrunk to it every [`SHRINK_WINDOW`] swaps.
     peak: usize,
-    takes: u32,
+    swaps: u32,
 }
 
-/// How many times a batch is taken whole before its buffer may shrink.
+/// How many times the buffers swap before the free one may shrink.
 const SHRINK_WINDOW: u32 = 1024;
 
 impl Batch {
     /// What this batch holds (not yet taken), for the high-water mark.
     pub fn bytes(&self) -> usize {
-        self.records.len() - self.read_at + self.large_bytes
+        self.records.len() + self.draining.len() - self.read_at + self.large_bytes
     }
 
-    /// Drops the records already taken, keeping the buffer's capacity.
-    fn compact(&mut self) {
-        if self.read_at > 0 {
-            self.records.drain(..self.read_at);
-            self.read_at = 0;
+    /// Moves the records not yet taken from `draining` in front of `records`.
+    fn undrain(&mut self) {
+        if self.read_at < self.draining.len() {
+            let mut all = self.draining.split_off(self.read_at);
+            all.extend_from_slice(&self.records);
+            self.records = all;
+        }
+        self.draining = Vec::new();
+        self.read_at = 0;
+    }
+
+    /// `records` becomes the buffer JS drains; the I/O threads go on in the emptied one,
+    /// which keeps its capacity (growing it again costs copies and page faults) unless
+    /// batches stayed far smaller for a while.
+    fn swap(&mut self) {
+        self.draining.clear();
+        std::mem::swap(&mut self.records, &mut self.draining);
+        self.read_at = 0;
+        self.peak = self.peak.max(self.draining.len());
+        self.swaps += 1;
+        if self.swaps == SHRINK_WINDOW {
+            if self.records.capacity() > 1 << 20 && self.peak * 4 < self.records.capacity() {
+                self.records = Vec::with_capacity(self.peak.max(4096));
+            }
+            self.swaps = 0;
+            self.peak = 0;
         }
     }
 
@@ -179,7 +203,7 @@ impl EventQueue {
             &mut *self.batch.lock().unwrap_or_else(|e| e.into_inner()),
             fresh,
         );
-        batch.compact();
+        batch.undrain();
         self.next_capacity.store(
             batch.records.len().clamp(4096, 256 * 1024),
             Ordering::Relaxed,
@@ -198,9 +222,15 @@ impl EventQueue {
     /// [`EventQueue::take`].
     pub fn take_into(&self, dst: &mut [u8]) -> Option<(usize, bool, Vec<Vec<u8>>)> {
         self.wake_pending.store(false, Ordering::Release);
-        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
-        let start = batch.read_at;
-        let records = &batch.records[start..];
+        let mut guard = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        let batch = &mut *guard;
+        if batch.read_at == batch.draining.len() {
+            if batch.records.is_empty() {
+                return Some((0, false, Vec::new()));
+            }
+            batch.swap();
+        }
+        let records = &batch.draining[batch.read_at..];
         // Whole records that fit, and how many of them carry a large payload.
         let mut end = 0;
         let mut large = 0;
@@ -213,41 +243,25 @@ impl EventQueue {
             large += (h[4] == kind::MESSAGE_LARGE) as usize;
             end = next;
         }
-        if end == 0 && !records.is_empty() {
+        if end == 0 {
             // Set again: the caller takes the batch at once with `take`.
             self.wake_pending.store(true, Ordering::Release);
             return None;
         }
         dst[..end].copy_from_slice(&records[..end]);
-        let more = end < records.len();
+        batch.read_at += end;
+        if batch.read_at == batch.draining.len() {
+            batch.draining.clear();
+            batch.read_at = 0;
+        }
+        let more = batch.read_at < batch.draining.len() || !batch.records.is_empty();
         let large: Vec<Vec<u8>> = if large == batch.large.len() {
             std::mem::take(&mut batch.large)
         } else {
             batch.large.drain(..large).collect()
         };
         batch.large_bytes -= large.iter().map(Vec::len).sum::<usize>();
-        if more {
-            batch.read_at += end;
-            if batch.read_at * 2 >= batch.records.len() {
-                batch.peak = batch.peak.max(batch.records.len());
-                batch.compact();
-            }
-        } else {
-            batch.read_at = 0;
-            batch.peak = batch.peak.max(batch.records.len());
-            batch.records.clear();
-            // Keep the buffer for steady traffic (growing it again costs copies and page
-            // faults), but not a burst's worth of it once batches stay small.
-            batch.takes += 1;
-            if batch.takes == SHRINK_WINDOW {
-                if batch.records.capacity() > 1 << 20 && batch.peak * 4 < batch.records.capacity() {
-                    batch.records = Vec::with_capacity(batch.peak.max(4096));
-                }
-                batch.takes = 0;
-                batch.peak = 0;
-            }
-        }
-        drop(batch);
+        drop(guard);
         self.taken.notify_waiters();
         Some((end, more, large))
     }
@@ -376,6 +390,29 @@ mod tests {
         }
         expected.push((99, false));
         assert_eq!(seen, expected);
+        assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
+        assert_eq!(
+            queue.take_into(&mut inbox).map(|(n, more, _)| (n, more)),
+            Some((0, false))
+        );
+    }
+
+    /// A record too big for the inbox after part of the batch was taken: `take` returns
+    /// the rest of the drained buffer, then what was queued after it, in order.
+    #[test]
+    fn take_after_a_partial_take_into_keeps_the_order() {
+        let queue = EventQueue::new(Box::new(NoWake));
+        queue.with_batch(|b| b.push(1, kind::MESSAGE, 0, 0, &[1; 10]));
+        queue.with_batch(|b| b.push(2, kind::MESSAGE, 0, 0, &[2; 100]));
+        let mut inbox = [0u8; HEADER_LEN + 10];
+        let (len, more, _) = queue.take_into(&mut inbox).expect("the first fits");
+        assert_eq!((len, more), (HEADER_LEN + 10, true));
+        assert!(queue.take_into(&mut inbox).is_none(), "the second does not");
+        queue.with_batch(|b| b.push(3, kind::MESSAGE, 0, 0, &[3; 5]));
+        let batch = queue.take();
+        assert_eq!(batch.records.len(), 2 * HEADER_LEN + 105);
+        assert_eq!(batch.records[0], 2);
+        assert_eq!(batch.records[HEADER_LEN + 100], 3);
         assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
         assert_eq!(
             queue.take_into(&mut inbox).map(|(n, more, _)| (n, more)),
