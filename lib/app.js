@@ -103,6 +103,9 @@ class TemplatedApp {
     this._native = new NativeApp(wakeCallback(this), options.ioThreads, options.pubsub, maxConnections)
     /** Event batches up to this size are copied here (see `_onWake`). */
     this._inbox = Buffer.allocUnsafe(INBOX)
+    /** Native buffers the I/O threads write event records into: a batch that fits in one
+     * is dispatched from it in place, valid until the next takeInto/take. */
+    this._slabs = this._native.inboxSlabs().map((ab) => Buffer.from(ab))
     this._dispatching = 0
     this._out = new Outbox(this._native)
     /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
@@ -374,15 +377,17 @@ class TemplatedApp {
       if (b.length > 0) this._dispatch(b, this._native.takeLarge())
       return
     }
-    // The queue is copied into one reusable inbox, as many whole records at a time as
-    // fit; every piece is dispatched (and its sends flushed) before the next is taken.
-    // Handlers only ever get copies of the inbox's bytes.
+    // The queue comes in pieces: a slab the I/O threads filled (read in place), or as
+    // many whole records as fit copied into the reusable inbox. Every piece is dispatched
+    // (and its sends flushed) before the next is taken. Handlers only ever get copies.
     let budget = WAKE_BUDGET
     for (;;) {
       const r = this._native.takeInto(this._inbox)
       if (r === 0) return
       // -1: a record larger than the inbox; the rest of the queue comes as one buffer.
-      const b = r < 0 ? this._native.take() : this._inbox.subarray(0, r >>> 2)
+      // Otherwise the records are in the inbox (place 0) or in place in a slab.
+      const place = (r >>> 2) & 3
+      const b = r < 0 ? this._native.take() : (place === 0 ? this._inbox : this._slabs[place - 1]).subarray(0, r >>> 4)
       // Large payloads are fetched now: a handler may take the next batch (and with it
       // the native side's list of large payloads) before this one is done.
       const large = r < 0 || (r & 2) !== 0 ? this._native.takeLarge() : null

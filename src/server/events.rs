@@ -9,9 +9,10 @@
 //! Record layout (little endian), 12-byte header then payload:
 //! `u32 id | u8 kind | u8 flags | u16 extra | u32 len | payload[len]`
 
+use super::slabs::{Slabs, SLAB_LEN};
 use crate::protocol::receiver::Payload;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 pub const HEADER_LEN: usize = 12;
@@ -79,6 +80,14 @@ pub struct Batch {
     /// traffic. Its records precede those in `records`.
     draining: Vec<u8>,
     read_at: usize,
+    /// Once JS has views of them: the slab being filled (`fill`) holds the records queued
+    /// after `draining`'s and before `records`' (records go there while `records` is
+    /// empty and they fit); JS gets it whole, without a copy.
+    slabs: Option<Arc<Slabs>>,
+    fill: usize,
+    fill_len: usize,
+    /// MESSAGE_LARGE records in the slab being filled.
+    fill_large: usize,
     /// The largest a batch grew during the last `swaps` swaps: the free buffer is
     /// shrunk to it every [`SHRINK_WINDOW`] swaps.
     peak: usize,
@@ -91,18 +100,63 @@ const SHRINK_WINDOW: u32 = 1024;
 impl Batch {
     /// What this batch holds (not yet taken), for the high-water mark.
     pub fn bytes(&self) -> usize {
-        self.records.len() + self.draining.len() - self.read_at + self.large_bytes
+        self.appended() + self.draining.len() - self.read_at + self.large_bytes
     }
 
-    /// Moves the records not yet taken from `draining` in front of `records`.
-    fn undrain(&mut self) {
-        if self.read_at < self.draining.len() {
-            let mut all = self.draining.split_off(self.read_at);
-            all.extend_from_slice(&self.records);
-            self.records = all;
+    /// Record bytes the I/O threads appended since JS last took them.
+    fn appended(&self) -> usize {
+        self.records.len() + self.fill_len
+    }
+
+    /// Appends one record: into the slab being filled when nothing waits in `records`
+    /// (order) and it fits, into `records` otherwise.
+    fn append(&mut self, header: &[u8; HEADER_LEN], payload: &[u8]) {
+        let n = HEADER_LEN + payload.len();
+        if let Some(slabs) = &self.slabs {
+            if self.records.is_empty() && self.fill_len + n <= SLAB_LEN {
+                // SAFETY: the slab being filled is never lent to JS, and the caller holds
+                // the queue's lock (a `&mut Batch` is only had under it).
+                unsafe {
+                    slabs.write(self.fill, self.fill_len, header);
+                    slabs.write(self.fill, self.fill_len + HEADER_LEN, payload);
+                }
+                self.fill_len += n;
+                self.fill_large += (header[4] == kind::MESSAGE_LARGE) as usize;
+                return;
+            }
         }
-        self.draining = Vec::new();
+        self.records.reserve(n);
+        self.records.extend_from_slice(header);
+        self.records.extend_from_slice(payload);
+    }
+
+    /// Takes every record not yet taken, in order, as one Vec (the buffers keep their
+    /// capacity).
+    fn take_all(&mut self) -> Vec<u8> {
+        let mut all = Vec::with_capacity(self.bytes() - self.large_bytes);
+        all.extend_from_slice(&self.draining[self.read_at..]);
+        if let (Some(slabs), true) = (&self.slabs, self.fill_len > 0) {
+            // SAFETY: the slab being filled, under the queue's lock.
+            all.extend_from_slice(unsafe { slabs.slice(self.fill, self.fill_len) });
+        }
+        all.extend_from_slice(&self.records);
+        self.draining.clear();
         self.read_at = 0;
+        self.fill_len = 0;
+        self.fill_large = 0;
+        self.records.clear();
+        all
+    }
+
+    /// The first `n` large payloads.
+    fn take_large(&mut self, n: usize) -> Vec<Vec<u8>> {
+        let large: Vec<Vec<u8>> = if n == self.large.len() {
+            std::mem::take(&mut self.large)
+        } else {
+            self.large.drain(..n).collect()
+        };
+        self.large_bytes -= large.iter().map(Vec::len).sum::<usize>();
+        large
     }
 
     /// `records` becomes the buffer JS drains; the I/O threads go on in the emptied one,
@@ -123,19 +177,19 @@ impl Batch {
         }
     }
 
-    fn header(&mut self, id: u32, kind: u8, flags: u8, extra: u16, len: usize) {
-        let r = &mut self.records;
-        r.extend_from_slice(&id.to_le_bytes());
-        r.push(kind);
-        r.push(flags);
-        r.extend_from_slice(&extra.to_le_bytes());
-        r.extend_from_slice(&(len as u32).to_le_bytes());
+    fn header(id: u32, kind: u8, flags: u8, extra: u16, len: usize) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[0..4].copy_from_slice(&id.to_le_bytes());
+        h[4] = kind;
+        h[5] = flags;
+        h[6..8].copy_from_slice(&extra.to_le_bytes());
+        h[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+        h
     }
 
     pub fn push(&mut self, id: u32, kind: u8, flags: u8, extra: u16, payload: &[u8]) {
-        self.records.reserve(HEADER_LEN + payload.len());
-        self.header(id, kind, flags, extra, payload.len());
-        self.records.extend_from_slice(payload);
+        let header = Self::header(id, kind, flags, extra, payload.len());
+        self.append(&header, payload);
     }
 
     /// A message; a large owned payload (an assembled message) moves into the side list
@@ -143,7 +197,7 @@ impl Batch {
     pub fn push_message(&mut self, id: u32, binary: bool, payload: Payload<'_>) {
         let flags = binary as u8;
         if payload.as_slice().len() >= LARGE_MESSAGE {
-            self.header(id, kind::MESSAGE_LARGE, flags, 0, 0);
+            self.push(id, kind::MESSAGE_LARGE, flags, 0, &[]);
             self.large_bytes += payload.as_slice().len();
             self.large.push(payload.into_vec());
         } else {
@@ -152,13 +206,24 @@ impl Batch {
     }
 }
 
+/// What [`EventQueue::take_into`] took.
+#[derive(Default, Debug)]
+pub struct Taken {
+    /// Record bytes (0: nothing was queued).
+    pub len: usize,
+    /// The records are in this slab (read them in place) instead of the caller's buffer.
+    pub slab: Option<usize>,
+    /// Records remain queued: call again.
+    pub more: bool,
+    /// The payloads of the MESSAGE_LARGE records taken, in order.
+    pub large: Vec<Vec<u8>>,
+}
+
 pub struct EventQueue {
     batch: Mutex<Batch>,
     wake_pending: AtomicBool,
     waker: Box<dyn Waker>,
     taken: Notify,
-    /// Capacity to give the next batch buffer: the size of the last one, bounded.
-    next_capacity: std::sync::atomic::AtomicUsize,
 }
 
 impl EventQueue {
@@ -168,7 +233,6 @@ impl EventQueue {
             wake_pending: AtomicBool::new(false),
             waker,
             taken: Notify::new(),
-            next_capacity: std::sync::atomic::AtomicUsize::new(4096),
         }
     }
 
@@ -179,9 +243,9 @@ impl EventQueue {
     pub fn with_batch<R>(&self, f: impl FnOnce(&mut Batch) -> R) -> (R, bool) {
         let (result, grew, full) = {
             let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
-            let before = batch.records.len();
+            let before = batch.appended();
             let result = f(&mut batch);
-            let len = batch.records.len();
+            let len = batch.appended();
             (result, len > before, batch.bytes() > HIGH_WATER)
         };
         if grew && !self.wake_pending.swap(true, Ordering::AcqRel) {
@@ -194,22 +258,27 @@ impl EventQueue {
     /// appended after this call trigger a new wake.
     pub fn take(&self) -> Batch {
         self.wake_pending.store(false, Ordering::Release);
-        let cap = self.next_capacity.load(Ordering::Relaxed);
-        let fresh = Batch {
-            records: Vec::with_capacity(cap),
-            ..Batch::default()
-        };
-        let mut batch = std::mem::replace(
-            &mut *self.batch.lock().unwrap_or_else(|e| e.into_inner()),
-            fresh,
-        );
-        batch.undrain();
-        self.next_capacity.store(
-            batch.records.len().clamp(4096, 256 * 1024),
-            Ordering::Relaxed,
-        );
+        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        let records = batch.take_all();
+        let large = std::mem::take(&mut batch.large);
+        batch.large_bytes = 0;
+        drop(batch);
         self.taken.notify_waiters();
+        Batch {
+            records,
+            large,
+            ..Batch::default()
+        }
+    }
+
+    /// Gives JS the two slabs to read batches from in place (see [`Slabs`]); from now on
+    /// `take_into` may answer with one of them instead of copying.
+    pub fn lend_slabs(&self) -> Arc<Slabs> {
+        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
         batch
+            .slabs
+            .get_or_insert_with(|| Arc::new(Slabs::new()))
+            .clone()
     }
 
     /// Takes queued records by copying them into `dst` (JS's reusable inbox): as many
@@ -220,13 +289,33 @@ impl EventQueue {
     /// (0: nothing queued), whether records remain, and the large payloads of the records
     /// copied; None (nothing taken) when the next record alone does not fit: then
     /// [`EventQueue::take`].
-    pub fn take_into(&self, dst: &mut [u8]) -> Option<(usize, bool, Vec<Vec<u8>>)> {
+    pub fn take_into(&self, dst: &mut [u8]) -> Option<Taken> {
         self.wake_pending.store(false, Ordering::Release);
         let mut guard = self.batch.lock().unwrap_or_else(|e| e.into_inner());
         let batch = &mut *guard;
         if batch.read_at == batch.draining.len() {
+            if batch.fill_len > 0 {
+                // JS gets the slab being filled, as it is. JS is done with the other one
+                // (it asks for the next batch only after dispatching the last), so the
+                // I/O threads go on there.
+                let slab = batch.fill;
+                let len = batch.fill_len;
+                batch.fill = 1 - slab;
+                batch.fill_len = 0;
+                let large = std::mem::take(&mut batch.fill_large);
+                let large = batch.take_large(large);
+                let more = !batch.records.is_empty();
+                drop(guard);
+                self.taken.notify_waiters();
+                return Some(Taken {
+                    len,
+                    slab: Some(slab),
+                    more,
+                    large,
+                });
+            }
             if batch.records.is_empty() {
-                return Some((0, false, Vec::new()));
+                return Some(Taken::default());
             }
             batch.swap();
         }
@@ -254,16 +343,16 @@ impl EventQueue {
             batch.draining.clear();
             batch.read_at = 0;
         }
-        let more = batch.read_at < batch.draining.len() || !batch.records.is_empty();
-        let large: Vec<Vec<u8>> = if large == batch.large.len() {
-            std::mem::take(&mut batch.large)
-        } else {
-            batch.large.drain(..large).collect()
-        };
-        batch.large_bytes -= large.iter().map(Vec::len).sum::<usize>();
+        let more = batch.read_at < batch.draining.len() || batch.appended() > 0;
+        let large = batch.take_large(large);
         drop(guard);
         self.taken.notify_waiters();
-        Some((end, more, large))
+        Some(Taken {
+            len: end,
+            slab: None,
+            more,
+            large,
+        })
     }
 
     /// Waits until JS takes the current batch (or returns at once if it is small again).
@@ -319,7 +408,9 @@ mod tests {
         let payload = Payload::Owned(vec![1u8; LARGE_MESSAGE]);
         queue.with_batch(|b| b.push_message(7, true, payload));
         let mut inbox = [0u8; 64];
-        let (len, more, large) = queue.take_into(&mut inbox).expect("fits");
+        let Taken {
+            len, more, large, ..
+        } = queue.take_into(&mut inbox).expect("fits");
         assert_eq!(len, 2 * HEADER_LEN + 5);
         assert!(!more);
         assert_eq!(&inbox[HEADER_LEN..HEADER_LEN + 5], b"hello");
@@ -353,7 +444,9 @@ mod tests {
         let mut seen = Vec::new();
         let mut appended = false;
         loop {
-            let (len, more, large) = queue.take_into(&mut inbox).expect("every record fits");
+            let Taken {
+                len, more, large, ..
+            } = queue.take_into(&mut inbox).expect("every record fits");
             let mut larges = large.into_iter();
             let mut at = 0;
             while at < len {
@@ -392,7 +485,7 @@ mod tests {
         assert_eq!(seen, expected);
         assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
         assert_eq!(
-            queue.take_into(&mut inbox).map(|(n, more, _)| (n, more)),
+            queue.take_into(&mut inbox).map(|t| (t.len, t.more)),
             Some((0, false))
         );
     }
@@ -405,8 +498,8 @@ mod tests {
         queue.with_batch(|b| b.push(1, kind::MESSAGE, 0, 0, &[1; 10]));
         queue.with_batch(|b| b.push(2, kind::MESSAGE, 0, 0, &[2; 100]));
         let mut inbox = [0u8; HEADER_LEN + 10];
-        let (len, more, _) = queue.take_into(&mut inbox).expect("the first fits");
-        assert_eq!((len, more), (HEADER_LEN + 10, true));
+        let t = queue.take_into(&mut inbox).expect("the first fits");
+        assert_eq!((t.len, t.more), (HEADER_LEN + 10, true));
         assert!(queue.take_into(&mut inbox).is_none(), "the second does not");
         queue.with_batch(|b| b.push(3, kind::MESSAGE, 0, 0, &[3; 5]));
         let batch = queue.take();
@@ -415,8 +508,98 @@ mod tests {
         assert_eq!(batch.records[HEADER_LEN + 100], 3);
         assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
         assert_eq!(
-            queue.take_into(&mut inbox).map(|(n, more, _)| (n, more)),
+            queue.take_into(&mut inbox).map(|t| (t.len, t.more)),
             Some((0, false))
         );
+    }
+
+    /// With slabs lent: random pushes (small, inline up to nearly a slab, large
+    /// side-list payloads) interleaved with `take_into` and `take` deliver every record
+    /// once, in order, each large payload with its own record, and a slab handed to JS is
+    /// not written until JS asks for the next batch.
+    #[test]
+    fn slabs_keep_order_and_are_not_written_while_lent() {
+        let queue = EventQueue::new(Box::new(NoWake));
+        let slabs = queue.lend_slabs();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut inbox = vec![0u8; 64 * 1024];
+        let (mut pushed, mut seen) = (0u32, Vec::new());
+        let mut lent: Option<(usize, Vec<u8>)> = None;
+        let mut slab_takes = 0;
+        let check = |bytes: &[u8], large: Vec<Vec<u8>>, seen: &mut Vec<u32>| {
+            let mut larges = large.into_iter();
+            let mut at = 0;
+            while at < bytes.len() {
+                let id = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+                let n = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+                if bytes[at + 4] == kind::MESSAGE_LARGE {
+                    let p = larges.next().expect("a large payload per record");
+                    assert_eq!(&p[..4], &id.to_le_bytes());
+                } else if n >= 4 {
+                    assert_eq!(
+                        &bytes[at + HEADER_LEN..at + HEADER_LEN + 4],
+                        &id.to_le_bytes()
+                    );
+                }
+                seen.push(id);
+                at += HEADER_LEN + n;
+            }
+            assert!(larges.next().is_none());
+        };
+        for _ in 0..4000 {
+            for _ in 0..next(6) {
+                let id = pushed;
+                pushed += 1;
+                let len = match next(10) {
+                    0 => 0,
+                    1 => 100 * 1024 + next(50_000) as usize,
+                    2 => LARGE_MESSAGE + 8,
+                    _ => 4 + next(3000) as usize,
+                };
+                let mut payload = vec![0u8; len];
+                if len >= 4 {
+                    payload[..4].copy_from_slice(&id.to_le_bytes());
+                }
+                queue.with_batch(|b| b.push_message(id, true, Payload::Owned(payload)));
+            }
+            if let Some((slab, copy)) = lent.take() {
+                // SAFETY: test only; reads what JS would read.
+                let now = unsafe { slabs.slice(slab, copy.len()) };
+                assert!(now == &copy[..], "a lent slab was written");
+            }
+            match next(20) {
+                0 => {
+                    let b = queue.take();
+                    check(&b.records, b.large, &mut seen);
+                }
+                _ => match queue.take_into(&mut inbox) {
+                    Some(t) => match t.slab {
+                        Some(i) => {
+                            // SAFETY: test only; the slab was handed to "JS".
+                            let bytes = unsafe { slabs.slice(i, t.len) }.to_vec();
+                            check(&bytes, t.large, &mut seen);
+                            lent = Some((i, bytes));
+                            slab_takes += 1;
+                        }
+                        None => check(&inbox[..t.len], t.large, &mut seen),
+                    },
+                    None => {
+                        let b = queue.take();
+                        check(&b.records, b.large, &mut seen);
+                    }
+                },
+            }
+        }
+        let b = queue.take();
+        check(&b.records, b.large, &mut seen);
+        assert_eq!(seen, (0..pushed).collect::<Vec<_>>());
+        assert!(slab_takes > 100, "slabs were used ({slab_takes} times)");
+        assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
     }
 }

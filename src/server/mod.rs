@@ -13,6 +13,7 @@ pub mod publish;
 pub mod registry;
 pub mod router;
 pub mod runtime;
+pub mod slabs;
 pub mod stream;
 pub mod tls;
 pub mod tls_stream;
