@@ -1,10 +1,12 @@
 //! The queue of events travelling from the I/O threads to the JS thread.
 //!
-//! Events are appended as packed records to one buffer per batch; the JS thread is woken
-//! at most once per batch (a wake is pending until JS takes the batch) and takes the whole
-//! buffer in one call. When JS falls behind and the batch grows past a high-water mark,
-//! readers stop reading their sockets until JS has taken the batch (inbound backpressure)
-//! instead of growing memory.
+//! Events are appended as packed records; the JS thread is woken at most once per batch (a
+//! wake is pending until JS takes it) and takes the batch in pieces of whole records: a
+//! slab it reads in place (see `slabs.rs`) while batches fit in one, otherwise records
+//! copied into its reusable inbox from a buffer it drains while the I/O threads fill
+//! another. When JS falls behind and the batch grows past a high-water mark, readers stop
+//! reading their sockets until JS has taken the batch (inbound backpressure) instead of
+//! growing memory.
 //!
 //! Record layout (little endian), 12-byte header then payload:
 //! `u32 id | u8 kind | u8 flags | u16 extra | u32 len | payload[len]`
