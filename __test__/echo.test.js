@@ -1,7 +1,7 @@
 'use strict'
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { startServer, openClient, collect, waitClose, withTimeout, deferred, sleep, BIG_BACKPRESSURE } = require('./helpers')
+const { startServer, openClient, collect, closeAll, waitClose, withTimeout, deferred, sleep, BIG_BACKPRESSURE } = require('./helpers')
 
 const T = { timeout: 15000 }
 
@@ -292,8 +292,8 @@ test('echo from the server to a client that closes normally', T, async () => {
   }
 })
 
-test('mixed small and large (>= 64 KiB) messages keep their order both ways', T, async () => {
-  const sizes = [5, 70 * 1024, 3, 200 * 1024, 0, 64 * 1024, 64 * 1024 - 1, 10, 300 * 1024, 1]
+test('mixed small and large (>= 8 KiB, >= 64 KiB) messages keep their order both ways', T, async () => {
+  const sizes = [5, 70 * 1024, 3, 200 * 1024, 0, 64 * 1024, 64 * 1024 - 1, 10, 300 * 1024, 1, 8 * 1024, 8 * 1024 - 1, 2, 9000, 16 * 1024]
   const order = []
   const s = startServer({
     '/*': {
@@ -480,5 +480,51 @@ test('a burst of mixed sizes to a client that is not reading arrives complete an
     client.close()
   } finally {
     server.close()
+  }
+})
+
+test('a backlog larger than the event inbox (256 KiB) arrives whole and in order on every socket', T, async () => {
+  // The first message blocks the JS thread while the rest queue up in Rust: the queue is
+  // then taken in pieces of whole records, each with the large (>= 128 KiB, zero-copy)
+  // payloads of its own records.
+  const sizeOf = (i) => (i % 1000 === 999 ? 200 * 1024 : i % 500 === 250 ? 16 * 1024 : i % 7 === 3 ? 0 : 20)
+  let blocked = false
+  const s = startServer({
+    '/*': {
+      maxPayloadLength: 1024 * 1024,
+      maxBackpressure: BIG_BACKPRESSURE,
+      message(ws, msg, isBinary) {
+        if (!blocked) {
+          blocked = true
+          const until = Date.now() + 300
+          while (Date.now() < until);
+        }
+        ws.send(msg, isBinary)
+      },
+    },
+  })
+  const clients = await Promise.all([0, 1, 2].map(() => openClient(s.url())))
+  try {
+    const perClient = 4000
+    const expected = clients.map((_, c) =>
+      Array.from({ length: perClient }, (_, i) => {
+        const p = Buffer.alloc(sizeOf(i), (c * 50 + i) & 0xff)
+        if (p.length >= 8) p.writeUInt32BE(c * 100000 + i, 0)
+        return p
+      }),
+    )
+    const got = clients.map((c) => collect(c, perClient, 20000))
+    clients.forEach((c, i) => expected[i].forEach((p) => c.send(p)))
+    const all = await Promise.all(got)
+    all.forEach((msgs, c) => {
+      assert.deepEqual(
+        msgs.map((m) => m.data.length),
+        expected[c].map((p) => p.length),
+      )
+      msgs.forEach((m, i) => assert.ok(m.data.equals(expected[c][i]), `client ${c} message ${i} differs`))
+    })
+  } finally {
+    closeAll(clients)
+    s.close()
   }
 })

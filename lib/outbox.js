@@ -6,8 +6,9 @@
 
 const HEADER = 12
 const INITIAL = 64 * 1024
-/** Payloads at least this large skip the packing copy and go to Rust directly. */
-const DIRECT = 64 * 1024
+/** Payloads at least this large skip the packing copy and go to Rust directly (written
+ * from where they lie; GATHER in src/server/outbox.rs). */
+const DIRECT = 8 * 1024
 /** Packed bytes that trigger a flush even inside a batch or cork, like uWS.js's cork
  * buffer filling up: backpressure is then judged by what the socket took, not by us. */
 const AUTO_FLUSH = 64 * 1024

@@ -7,6 +7,7 @@ use crate::server::app::{AppCore, Behavior};
 use crate::server::conn::ConnShared;
 use crate::server::listener::{self, Listener};
 use crate::server::publish::{self, PublishStats};
+use crate::server::slabs::SLAB_LEN;
 use crate::server::upgrade::Decision;
 use crate::server::{outbox, runtime};
 use napi::bindgen_prelude::*;
@@ -165,18 +166,40 @@ impl NativeApp {
         }
     }
 
-    /// Copies the queued event records into `inbox` and returns their length, or -1 when
-    /// they do not fit (nothing taken: call `take`). Small batches are cheaper copied into
-    /// one reusable buffer than handed over as a new external buffer each time.
+    /// Takes queued event records: as many whole ones as fit copied into `inbox`, or a
+    /// whole slab to read in place (see `inboxSlabs`). Returns
+    /// `16 * length + 4 * where + 2 * large + more` (`where`: 0 = `inbox`, 1 + i = slab
+    /// i; `large`: they have large payloads, fetch them with `takeLarge`; `more`: records
+    /// remain queued, call again), 0 when nothing is queued, or -1 when the next record
+    /// alone does not fit (nothing taken: call `take`).
     #[napi]
     pub fn take_into(&self, mut inbox: BufferSlice<'_>) -> i64 {
         match self.core.events.take_into(&mut inbox) {
-            Some((len, large)) => {
-                self.large.set(large);
-                len as i64
+            Some(t) => {
+                let has_large = !t.large.is_empty();
+                self.large.set(t.large);
+                let place = t.slab.map_or(0, |i| i as i64 + 1);
+                (t.len as i64) * 16 + place * 4 + (has_large as i64) * 2 + t.more as i64
             }
             None => -1,
         }
+    }
+
+    /// The two slabs `takeInto` may hand batches in, as external ArrayBuffers (call once
+    /// per App). A slab's bytes are valid until the next `takeInto` or `take`.
+    #[napi(catch_unwind)]
+    pub fn inbox_slabs<'env>(&self, env: &'env Env) -> Result<Vec<ArrayBuffer<'env>>> {
+        let slabs = self.core.events.lend_slabs();
+        (0..2)
+            .map(|i| {
+                let keep = slabs.clone();
+                // SAFETY: the memory belongs to `slabs`, which the finalizer keeps alive
+                // until the ArrayBuffer is collected.
+                unsafe {
+                    ArrayBuffer::from_external(env, slabs.as_ptr(i), SLAB_LEN, keep, |_, k| drop(k))
+                }
+            })
+            .collect()
     }
 
     /// Takes the queued event records (zero copy: the buffer is handed to JS).

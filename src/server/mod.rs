@@ -14,6 +14,7 @@ pub mod registry;
 pub mod router;
 pub mod runtime;
 pub mod signal;
+pub mod slabs;
 pub mod stream;
 pub mod tls;
 pub mod tls_stream;

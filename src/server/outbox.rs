@@ -190,7 +190,9 @@ impl Pending<'_> {
     }
 }
 
-/// Writes one large frame straight from the caller's buffer (no packing copy in JS).
+/// Writes one large frame straight from the caller's buffer: no packing copy in JS and
+/// none here (the encoded header and the payload are written with one vectored call;
+/// only what the socket does not take is copied, into the queue).
 pub fn send_direct(app: &AppCore, id: u32, opcode: u8, flags: u8, payload: &[u8]) {
     let Some(opcode) = frame_opcode(opcode) else {
         return;
@@ -203,9 +205,9 @@ pub fn send_direct(app: &AppCore, id: u32, opcode: u8, flags: u8, payload: &[u8]
             conn.write_compressed(opcode, payload, &mut frame);
             return;
         }
-        let mut frame = Vec::with_capacity(payload.len() + 14);
-        encode_frame(&mut frame, opcode, !more, payload, None);
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let n = encode_header(&mut header, !more, false, opcode, payload.len(), None);
         let fragmenting = (!opcode.is_control()).then_some(more);
-        conn.write_fragmenting(&frame, false, fragmenting);
+        conn.write_pieces(&[&header[..n], payload], fragmenting);
     }
 }
