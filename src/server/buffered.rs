@@ -2,12 +2,12 @@
 //!
 //! JS reads a connection's entry directly through an external `Uint32Array` over this
 //! memory, so `ws.send()` can answer uWS.js's 1/0/2 backpressure status without a native
-//! call. The table is mapped straight from the OS on Unix (fresh pages are zero, and only
-//! the pages of ids in use ever become resident; unmapping returns them all), so an App
-//! costs its 4 MiB of address space but not 4 MiB of memory. Through the allocator, a
-//! zeroed block reused from freed memory would be cleared, and so made resident, in full.
+//! call. The table is mapped from the OS ([`Pages`]): only the pages of ids in use become
+//! resident, so an App costs its 4 MiB of address space but not 4 MiB of memory.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::pages::Pages;
 
 /// Connections one App can hold at once (ids are indexes into this table).
 pub const MAX_CONNECTIONS: usize = 1 << 20;
@@ -15,24 +15,22 @@ pub const MAX_CONNECTIONS: usize = 1 << 20;
 const BYTES: usize = MAX_CONNECTIONS * std::mem::size_of::<AtomicU32>();
 
 pub struct BufferedTable {
-    ptr: std::ptr::NonNull<AtomicU32>,
+    pages: Pages,
 }
-
-// SAFETY: the table is a fixed block of atomics, owned by this value until it is dropped.
-unsafe impl Send for BufferedTable {}
-unsafe impl Sync for BufferedTable {}
 
 impl BufferedTable {
     pub fn new() -> BufferedTable {
         BufferedTable {
-            ptr: alloc_zeroed(),
+            pages: Pages::new(BYTES),
         }
     }
 
     fn slots(&self) -> &[AtomicU32] {
-        // SAFETY: `ptr` is a live, zero-initialized block of MAX_CONNECTIONS atomics
-        // (AtomicU32 is valid when zeroed) until `drop`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), MAX_CONNECTIONS) }
+        // SAFETY: `pages` is a live, zeroed, page-aligned block of MAX_CONNECTIONS atomics
+        // (AtomicU32 is valid when zeroed) while `self` lives.
+        unsafe {
+            std::slice::from_raw_parts(self.pages.as_ptr() as *const AtomicU32, MAX_CONNECTIONS)
+        }
     }
 
     /// Saturates at u32::MAX (4 GiB), far above any sensible backpressure limit.
@@ -44,7 +42,7 @@ impl BufferedTable {
 
     /// The table's memory, for the JS view. Valid while `self` lives.
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr() as *mut u8
+        self.pages.as_ptr()
     }
 
     pub fn byte_len(&self) -> usize {
@@ -52,55 +50,8 @@ impl BufferedTable {
     }
 }
 
-impl Drop for BufferedTable {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `alloc_zeroed` with BYTES, freed once.
-        unsafe { free(self.ptr, BYTES) }
-    }
-}
-
 impl Default for BufferedTable {
     fn default() -> Self {
         Self::new()
     }
-}
-
-#[cfg(unix)]
-fn alloc_zeroed() -> std::ptr::NonNull<AtomicU32> {
-    // SAFETY: an anonymous private mapping; checked for failure below.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            BYTES,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        std::alloc::handle_alloc_error(layout());
-    }
-    std::ptr::NonNull::new(ptr as *mut AtomicU32).expect("mmap returned null")
-}
-
-#[cfg(unix)]
-unsafe fn free(ptr: std::ptr::NonNull<AtomicU32>, len: usize) {
-    unsafe { libc::munmap(ptr.as_ptr() as *mut libc::c_void, len) };
-}
-
-#[cfg(not(unix))]
-fn alloc_zeroed() -> std::ptr::NonNull<AtomicU32> {
-    // SAFETY: a non-zero-sized layout.
-    let ptr = unsafe { std::alloc::alloc_zeroed(layout()) } as *mut AtomicU32;
-    std::ptr::NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout()))
-}
-
-#[cfg(not(unix))]
-unsafe fn free(ptr: std::ptr::NonNull<AtomicU32>, _len: usize) {
-    unsafe { std::alloc::dealloc(ptr.as_ptr() as *mut u8, layout()) };
-}
-
-fn layout() -> std::alloc::Layout {
-    std::alloc::Layout::array::<AtomicU32>(MAX_CONNECTIONS).expect("table layout fits in memory")
 }

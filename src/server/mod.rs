@@ -9,6 +9,7 @@ pub mod events;
 pub mod http;
 pub mod listener;
 pub mod outbox;
+pub mod pages;
 pub mod publish;
 pub mod registry;
 pub mod router;

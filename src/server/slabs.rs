@@ -7,32 +7,32 @@
 //! asks for the next batch (which is when the two change roles). The memory lives as long
 //! as the queue or any JS view of it.
 
-use std::ptr::NonNull;
+use super::pages::Pages;
 
 /// Bytes per slab: a batch up to this size crosses without a copy.
 pub const SLAB_LEN: usize = 256 * 1024;
 
+/// Both slabs, one after the other, mapped from the OS ([`Pages`]): an App that never sees
+/// a large batch keeps only the pages its batches touched, not 512 KiB. Who may touch
+/// which slab when is the queue's protocol (see the module docs), enforced by the event
+/// queue's lock on the Rust side.
 pub struct Slabs {
-    /// Both slabs, one after the other.
-    ptr: NonNull<u8>,
+    pages: Pages,
 }
-
-// SAFETY: the memory is plain bytes; who may touch which slab when is the queue's
-// protocol (see the module docs), enforced by the event queue's lock on the Rust side.
-unsafe impl Send for Slabs {}
-unsafe impl Sync for Slabs {}
 
 const BYTES: usize = 2 * SLAB_LEN;
 
 impl Slabs {
     pub fn new() -> Self {
-        Slabs { ptr: alloc() }
+        Slabs {
+            pages: Pages::new(BYTES),
+        }
     }
 
     pub fn as_ptr(&self, slab: usize) -> *mut u8 {
         assert!(slab < 2);
         // SAFETY: within the block of 2 * SLAB_LEN bytes.
-        unsafe { self.ptr.as_ptr().add(slab * SLAB_LEN) }
+        unsafe { self.pages.as_ptr().add(slab * SLAB_LEN) }
     }
 
     /// Copies `bytes` into `slab` at `at`.
@@ -62,53 +62,4 @@ impl Default for Slabs {
     fn default() -> Self {
         Self::new()
     }
-}
-
-impl Drop for Slabs {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `alloc`, freed once.
-        unsafe { free(self.ptr) }
-    }
-}
-
-// Mapped straight from the OS on Unix, as the buffered table (`buffered.rs`): an App that
-// never sees a large batch keeps only the pages its batches touched, not 512 KiB.
-#[cfg(unix)]
-fn alloc() -> NonNull<u8> {
-    // SAFETY: an anonymous private mapping; checked for failure below.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            BYTES,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        std::alloc::handle_alloc_error(layout());
-    }
-    NonNull::new(ptr as *mut u8).expect("mmap returned null")
-}
-
-#[cfg(unix)]
-unsafe fn free(ptr: NonNull<u8>) {
-    unsafe { libc::munmap(ptr.as_ptr() as *mut libc::c_void, BYTES) };
-}
-
-#[cfg(not(unix))]
-fn alloc() -> NonNull<u8> {
-    // SAFETY: a non-zero-sized layout.
-    let ptr = unsafe { std::alloc::alloc(layout()) };
-    NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout()))
-}
-
-#[cfg(not(unix))]
-unsafe fn free(ptr: NonNull<u8>) {
-    unsafe { std::alloc::dealloc(ptr.as_ptr(), layout()) };
-}
-
-fn layout() -> std::alloc::Layout {
-    std::alloc::Layout::from_size_align(BYTES, 4096).expect("slab layout")
 }
