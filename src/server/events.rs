@@ -485,9 +485,14 @@ mod tests {
         }
         expected.push((99, false));
         assert_eq!(seen, expected);
+        assert_drained(&queue, &mut inbox);
+    }
+
+    /// Nothing is left: the batch is empty and `take_into` finds no record.
+    fn assert_drained(queue: &EventQueue, inbox: &mut [u8]) {
         assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
         assert_eq!(
-            queue.take_into(&mut inbox).map(|t| (t.len, t.more)),
+            queue.take_into(inbox).map(|t| (t.len, t.more)),
             Some((0, false))
         );
     }
@@ -508,11 +513,7 @@ mod tests {
         assert_eq!(batch.records.len(), 2 * HEADER_LEN + 105);
         assert_eq!(batch.records[0], 2);
         assert_eq!(batch.records[HEADER_LEN + 100], 3);
-        assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
-        assert_eq!(
-            queue.take_into(&mut inbox).map(|t| (t.len, t.more)),
-            Some((0, false))
-        );
+        assert_drained(&queue, &mut inbox);
     }
 
     /// With slabs lent: random pushes (small, inline up to nearly a slab, large
