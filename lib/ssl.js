@@ -86,9 +86,9 @@ const methods = {
       // The native side holds the function it is given strongly (a threadsafe function):
       // give it one that reaches the app only weakly, so that a callback referring to its
       // app (the usual case) does not keep the app alive after close().
+      const first = this._missingServerName === undefined
       this._missingServerName = cb
-      if (!this._missingServerNameSet) {
-        this._missingServerNameSet = true
+      if (first) {
         const app = new WeakRef(this)
         this._native.setMissingServerName((hostname) => {
           const target = app.deref()
