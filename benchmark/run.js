@@ -8,6 +8,8 @@
 //   --quick         1 run, 2 s, fewer scenarios
 //   --only KIND     echo | fanout | memory | connect (comma-separated allowed)
 //   --servers LIST  subset of rsws,uws,ws (default all)
+//   --compare N=DIR also run the rsws build in checkout DIR as server N (A/B runs; add N
+//                   to --servers when that is given)
 //   --out FILE      JSON results (default benchmark/results/latest.json)
 //
 // Each run starts the server as its own process; servers alternate run by run
@@ -42,8 +44,13 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = next().split(',')
     else if (a === '--servers') o.servers = next().split(',')
     else if (a === '--out') o.out = next()
+    else if (a === '--compare') {
+      const [name, dir] = next().split('=')
+      if (!name || !dir || SERVERS[name]) throw new Error(`--compare needs NEW_NAME=DIR, got ${argv[i]}`)
+      SERVERS[name] = { label: name, file: path.resolve(dir, 'benchmark', 'servers', 'rsws.js') }
+    }
     else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 13).join('\n'))
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 15).join('\n'))
       process.exit(0)
     } else throw new Error(`unknown option ${a}`)
   }
@@ -147,7 +154,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** Starts a server; resolves { proc, port } on READY, or { unsupported } / throws. */
 function startServer(name, mode) {
-  const file = path.join(__dirname, 'servers', SERVERS[name].file)
+  const file = path.resolve(__dirname, 'servers', SERVERS[name].file)
   const proc = spawn(process.execPath, [file, '0', mode], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,6 +9,7 @@ use super::buffered::BufferedTable;
 use super::events::{kind, EventQueue};
 use super::signal::Signal;
 use super::stream::Stream;
+use super::write_queue::WriteQueue;
 use crate::protocol::deflate::{Deflater, Negotiated};
 use crate::protocol::frame::{encode_compressed_frame, encode_frame, OpCode};
 use bytes::Bytes;
@@ -47,7 +48,7 @@ pub mod command {
 
 #[derive(Default)]
 struct Outbound {
-    queue: VecDeque<Bytes>,
+    queue: WriteQueue,
     /// Set once the close frame was queued or the socket is gone: later frames are dropped.
     closed: bool,
     /// A fragmented message is being sent (its last frame had FIN clear): publishes wait
@@ -127,8 +128,6 @@ pub mod release {
     /// JS handled the CLOSE event and released the id.
     pub const JS_RELEASED: u8 = 2;
 }
-
-const MAX_IOVECS: usize = 64;
 
 /// The parts of `pieces` after the first `written` bytes, as I/O slices.
 fn unwritten<'a>(pieces: &[&'a [u8]], mut written: usize) -> Vec<IoSlice<'a>> {
@@ -263,19 +262,11 @@ impl ConnShared {
             }
         }
         if written < total {
-            let mut rest = Vec::with_capacity(total - written);
-            let mut skip = written;
-            for p in pieces {
-                let from = skip.min(p.len());
-                skip -= from;
-                rest.extend_from_slice(&p[from..]);
-            }
-            let rest = Bytes::from(rest);
-            self.add_buffered(rest.len() as isize);
-            out.queue.push_back(rest);
+            out.queue.push_copy(pieces, written);
+            self.add_buffered((total - written) as isize);
         }
         if let Some(held) = release_held.then(|| out.held.take()).flatten() {
-            out.queue.extend(*held);
+            out.queue.append_held(*held);
         }
         // Also when TLS records wait in rustls: the task must flush them.
         if !out.queue.is_empty() || self.stream.has_pending_output() {
@@ -354,7 +345,7 @@ impl ConnShared {
         if out.fragmenting {
             out.held.get_or_insert_default().push_back(frame.clone());
         } else {
-            out.queue.push_back(frame.clone());
+            out.queue.push_shared(frame);
         }
         if queued > 0 {
             SendStatus::Buffered
@@ -417,31 +408,13 @@ impl ConnShared {
     pub fn flush_queue(&self) -> std::io::Result<bool> {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         while !out.queue.is_empty() {
-            let n = {
-                let slices: Vec<IoSlice<'_>> = out
-                    .queue
-                    .iter()
-                    .take(MAX_IOVECS)
-                    .map(|b| IoSlice::new(b))
-                    .collect();
-                match self.stream.try_write_vectored(&slices) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
-                    Err(e) => return Err(e),
-                }
+            let n = match out.queue.write_with(|s| self.stream.try_write_vectored(s)) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
             };
             self.add_buffered(-(n as isize));
-            let mut left = n;
-            while left > 0 {
-                let front = out.queue.front_mut().expect("written bytes were queued");
-                if front.len() <= left {
-                    left -= front.len();
-                    out.queue.pop_front();
-                } else {
-                    let _ = front.split_to(left);
-                    left = 0;
-                }
-            }
+            out.queue.consume(n);
         }
         // The queue is empty; TLS records rustls still holds go out too.
         self.stream.flush_output()?;

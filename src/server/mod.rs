@@ -20,4 +20,5 @@ pub mod stream;
 pub mod tls;
 pub mod tls_stream;
 pub mod upgrade;
+pub mod write_queue;
 pub mod ws_timer;
