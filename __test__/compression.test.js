@@ -235,3 +235,52 @@ test('a peer closing mid-compressed stream never takes the server down', T, asyn
     s.close()
   }
 })
+
+test('publish(compress) to many: one compressed frame for all, whatever each socket sent before', T, async () => {
+  const byPort = new Map()
+  const ready = deferred()
+  const text = 'the same news for everyone, '.repeat(200)
+  const s = startServer({
+    '/*': {
+      // Dedicated compressors keep a context per socket: compressing per subscriber would
+      // give a socket that was already sent `text` a different (smaller) frame.
+      compression: DEDICATED_COMPRESSOR | DEDICATED_DECOMPRESSOR,
+      maxPayloadLength: 1 << 20,
+      open: (ws) => {
+        ws.subscribe('news')
+        byPort.set(ws.getRemotePort(), ws)
+        if (byPort.size === 3) ready.resolve()
+      },
+    },
+  })
+  const primed = await rawDeflate(s.port, 'permessage-deflate')
+  const fresh = await rawDeflate(s.port, 'permessage-deflate')
+  const { c } = await open(s.url())
+  try {
+    await withTimeout(ready.promise, 5000, 'subscribers')
+    byPort.get(primed.socket.localPort).send(text, false, true)
+    await primed.waitFor((r) => decodeFrames(r.body()).frames.length === 1)
+    // The `ws` client keeps its context: its socket was sent `other`, then the publish,
+    // then `other` again, which must not refer back past the publish it never compressed.
+    const other = 'something else entirely, '.repeat(200)
+    const before = collect(c, 1)
+    byPort.get(c._socket.localPort).send(other, false, true)
+    await before
+    const got = collect(c, 2)
+    assert.equal(s.app.publish('news', text, false, true), true)
+    byPort.get(c._socket.localPort).send(other, false, true)
+    const [news, after] = (await got).map((m) => m.data.toString())
+    assert.ok(news === text, 'the publish arrives intact')
+    assert.ok(after === other, 'the message after the publish inflates to what was sent')
+    await primed.waitFor((r) => decodeFrames(r.body()).frames.length === 2)
+    await fresh.waitFor((r) => decodeFrames(r.body()).frames.length === 1)
+    const published = decodeFrames(primed.body()).frames[1]
+    assert.equal(published.rsv & 4, 4)
+    assert.deepEqual(published.payload, decodeFrames(fresh.body()).frames[0].payload)
+  } finally {
+    primed.destroy()
+    fresh.destroy()
+    c.terminate()
+    s.close()
+  }
+})

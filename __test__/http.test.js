@@ -170,6 +170,49 @@ test('parameters, query, headers, methods, route precedence and setYield', T, as
   }
 })
 
+test('every method has its route: put, patch, options, connect, trace; cork; binary address; close()', T, async () => {
+  const methods = ['get', 'post', 'put', 'del', 'patch', 'options', 'head', 'connect', 'trace']
+  const closed = deferred()
+  const s = start((app) => {
+    for (const m of methods) {
+      app[m]('/m', (res, req) => {
+        res.cork(() => {
+          const address = Buffer.from(res.getRemoteAddress()).join('.')
+          res.writeHeader('X-Route', m).writeHeader('X-Address', address)
+          if (m === 'head') res.endWithoutBody()
+          else res.end(req.getCaseSensitiveMethod())
+        })
+      })
+    }
+    app.get('/close', (res) => {
+      res.onAborted(() => closed.resolve(res.aborted))
+      res.close()
+    })
+  })
+  try {
+    for (const m of methods) {
+      const method = m === 'del' ? 'DELETE' : m.toUpperCase()
+      if (method === 'CONNECT') {
+        // node:http hands a CONNECT response to the 'connect' event; read it raw instead.
+        const c = await raw(s.port, 'CONNECT /m HTTP/1.1\r\nHost: x\r\n\r\n', (r) => r.body().toString() === 'CONNECT')
+        assert.equal(c.status(), 200)
+        assert.match(c.head(), /X-Route: connect/)
+        c.destroy()
+        continue
+      }
+      const r = await request(s.url('/m'), { method })
+      assert.equal(r.status, 200, method)
+      assert.equal(r.headers['x-route'], m)
+      assert.equal(r.headers['x-address'], '127.0.0.1')
+      assert.equal(r.body.toString(), method === 'HEAD' ? '' : method)
+    }
+    await assert.rejects(request(s.url('/close')), /ECONNRESET|socket hang up/)
+    assert.equal(await withTimeout(closed.promise, 5000, 'onAborted after close()'), true)
+  } finally {
+    s.close()
+  }
+})
+
 test('the request stays readable after the handler returns', T, async () => {
   const s = start((app) =>
     app.get('/later', (res, req) => {

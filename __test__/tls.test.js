@@ -333,6 +333,50 @@ test('an encrypted key with its passphrase works; a wrong or missing passphrase 
   }
 })
 
+/** A CA ("<name>-ca") and a client certificate "<name>-client" it signed (paths). */
+function makeClientCa(name) {
+  const ca = { key: path.join(dir, `${name}-ca.key`), cert: path.join(dir, `${name}-ca.crt`) }
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', ca.key, '-out', ca.cert,
+    '-days', '2', '-subj', `/CN=${name} CA`)
+  const key = path.join(dir, `${name}-client.key`)
+  const csr = path.join(dir, `${name}-client.csr`)
+  const cert = path.join(dir, `${name}-client.crt`)
+  const ext = path.join(dir, `${name}-client.ext`)
+  fs.writeFileSync(ext, 'extendedKeyUsage=clientAuth\n')
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name} client`)
+  openssl('x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext)
+  return { ca: ca.cert, client: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } }
+}
+
+test('ca_file_name: a client certificate is checked when given; ssl_ciphers picks the suite', T, async () => {
+  const trusted = makeClientCa('trusted')
+  const stranger = makeClientCa('stranger')
+  const s = startTls({ ...files('localhost'), ca_file_name: trusted.ca }, { '/*': echo })
+  try {
+    // As uWS.js (SSL_VERIFY_PEER only): without a certificate the client is let in.
+    for (const options of [{}, trusted.client]) {
+      const c = await openWss(s.url(), options)
+      const got = collect(c, 1)
+      c.send('checked')
+      assert.equal((await got)[0].data.toString(), 'checked')
+      c.terminate()
+    }
+    await assert.rejects(openWss(s.url(), stranger.client), /unknown ca|ECONNRESET|socket hang up/i)
+  } finally {
+    s.close()
+  }
+  const t = startTls({ ...files('localhost'), ssl_ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305' }, { '/*': echo })
+  try {
+    const c = await openWss(t.url(), { maxVersion: 'TLSv1.2' })
+    assert.equal(c._socket.getCipher().name, 'ECDHE-ECDSA-CHACHA20-POLY1305')
+    c.terminate()
+  } finally {
+    t.close()
+  }
+  assert.throws(() => SSLApp({ ...files('localhost'), ssl_ciphers: 'NO-SUCH-CIPHER' }), /ssl_ciphers.*NO-SUCH-CIPHER/)
+  assert.throws(() => SSLApp({ ...files('localhost'), ca_file_name: path.join(dir, 'no-ca.pem') }), /ca_file_name.*no-ca\.pem/)
+})
+
 test('over TLS: remote address, ALPN http/1.1, upgrade handler with user data', T, async () => {
   const opened = deferred()
   const s = startTls(files('localhost'), {

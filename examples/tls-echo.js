@@ -51,5 +51,5 @@ rsws
     }
   })
 
-// Ctrl-C: leave through 'exit', so the temporary certificate is removed.
-process.on('SIGINT', () => process.exit(0))
+// Ctrl-C or kill: leave through 'exit', so the temporary certificate is removed.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(0))
