@@ -10,7 +10,7 @@ use super::events::{kind, EventQueue};
 use super::signal::Signal;
 use super::stream::Stream;
 use super::write_queue::WriteQueue;
-use crate::protocol::deflate::{Deflater, Negotiated};
+use crate::protocol::deflate::{compress_standalone, Deflater, Negotiated};
 use crate::protocol::frame::{encode_compressed_frame, encode_frame, OpCode};
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
@@ -81,10 +81,40 @@ impl SendDeflate {
 }
 
 /// A publish's frame, encoded once for every subscriber: plain, and compressed (with
-/// `SHARED_WINDOW_BITS`) when the publisher asked for compression and it helps.
+/// `SHARED_WINDOW_BITS`) when the publisher asked for compression, built by the first
+/// subscriber that agreed permessage-deflate (none: no compression work at all).
 pub struct SharedFrame<'a> {
     pub plain: &'a Bytes,
-    pub compressed: Option<&'a Bytes>,
+    /// Set when the publisher asked for compression.
+    pub compressed: Option<&'a SharedCompressed<'a>>,
+}
+
+/// The compressed form of a publish, made at most once and only when first needed.
+pub struct SharedCompressed<'a> {
+    pub opcode: OpCode,
+    pub payload: &'a [u8],
+    /// None inside when compression would not make the message smaller.
+    pub frame: std::cell::OnceCell<Option<Bytes>>,
+}
+
+impl SharedCompressed<'_> {
+    fn get(&self) -> Option<&Bytes> {
+        self.frame
+            .get_or_init(|| shared_compressed(self.opcode, self.payload))
+            .as_ref()
+    }
+}
+
+/// The compressed frame of a publish, or None when compression does not make it smaller.
+fn shared_compressed(opcode: OpCode, payload: &[u8]) -> Option<Bytes> {
+    let mut compressed = Vec::new();
+    compress_standalone(payload, SHARED_WINDOW_BITS, &mut compressed);
+    if compressed.len() >= payload.len() {
+        return None;
+    }
+    let mut frame = Vec::with_capacity(compressed.len() + 10);
+    encode_compressed_frame(&mut frame, opcode, true, &compressed, None);
+    Some(Bytes::from(frame))
 }
 
 /// Window of shared (publish) compressed frames: what every client can take unless it
@@ -333,8 +363,12 @@ impl ConnShared {
             }
             return SendStatus::Dropped;
         }
-        let frame = match (frame.compressed, out.deflate.as_mut()) {
-            (Some(compressed), Some(d)) if d.window_bits >= SHARED_WINDOW_BITS => {
+        let compressed = match (frame.compressed, out.deflate.as_mut()) {
+            (Some(c), Some(d)) if d.window_bits >= SHARED_WINDOW_BITS => c.get().map(|f| (f, d)),
+            _ => None,
+        };
+        let frame = match compressed {
+            Some((compressed, d)) => {
                 // The peer's window now holds this message, which our deflater never saw.
                 d.deflater.reset();
                 compressed

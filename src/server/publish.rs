@@ -4,9 +4,8 @@
 //! whatever the number of publishes).
 
 use super::app::AppCore;
-use super::conn::{ConnShared, SendStatus, SharedFrame, SHARED_WINDOW_BITS};
-use crate::protocol::deflate::compress_standalone;
-use crate::protocol::frame::{encode_compressed_frame, encode_frame, OpCode};
+use super::conn::{ConnShared, SendStatus, SharedCompressed, SharedFrame};
+use crate::protocol::frame::{encode_frame, OpCode};
 use crate::pubsub::{Change, Engine, Subscriber};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
@@ -120,13 +119,15 @@ pub fn publish(
     let mut frame = Vec::with_capacity(payload.len() + 10);
     encode_frame(&mut frame, opcode, true, payload, None);
     let plain = Bytes::from(frame);
-    // Compressed once for every subscriber that agreed permessage-deflate.
-    let compressed = compress
-        .then(|| shared_compressed(opcode, payload))
-        .flatten();
+    // Compressed once, by the first subscriber that agreed permessage-deflate.
+    let compressed = SharedCompressed {
+        opcode,
+        payload,
+        frame: Default::default(),
+    };
     let frame = SharedFrame {
         plain: &plain,
-        compressed: compressed.as_ref(),
+        compressed: compress.then_some(&compressed),
     };
     let mut stats = PublishStats::default();
     let mut dirty = app.dirty.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,16 +159,4 @@ pub fn flush_dirty(app: &AppCore) {
     for conn in dirty {
         conn.flush_now();
     }
-}
-
-/// The compressed frame of a publish, or None when compression does not make it smaller.
-fn shared_compressed(opcode: OpCode, payload: &[u8]) -> Option<Bytes> {
-    let mut compressed = Vec::new();
-    compress_standalone(payload, SHARED_WINDOW_BITS, &mut compressed);
-    if compressed.len() >= payload.len() {
-        return None;
-    }
-    let mut frame = Vec::with_capacity(compressed.len() + 10);
-    encode_compressed_frame(&mut frame, opcode, true, &compressed, None);
-    Some(Bytes::from(frame))
 }
