@@ -35,10 +35,19 @@ impl Chunk {
         }
     }
 
-    /// The owned chunk, if this is one with room for `extra` more bytes.
+    /// The owned chunk, if this is one with room for `extra` more bytes, grown so that
+    /// they fit. Growth doubles but stops at `CHUNK_MAX`: queued bytes (which the
+    /// backpressure limit counts) never hold more than that in unused capacity.
     fn room_for(&mut self, extra: usize) -> Option<&mut Vec<u8>> {
         match self {
-            Chunk::Owned(buf) if buf.len() + extra <= CHUNK_MAX => Some(buf),
+            Chunk::Owned(buf) if buf.len() + extra <= CHUNK_MAX => {
+                let need = buf.len() + extra;
+                if buf.capacity() < need {
+                    let want = (buf.capacity() * 2).clamp(need, CHUNK_MAX);
+                    buf.reserve_exact(want - buf.len());
+                }
+                Some(buf)
+            }
             _ => None,
         }
     }
@@ -213,13 +222,20 @@ mod tests {
     #[test]
     fn owned_chunks_stop_growing_at_the_limit() {
         let mut q = WriteQueue::default();
-        let frame = Bytes::from(vec![1u8; SMALL]);
-        for _ in 0..(3 * CHUNK_MAX / SMALL) {
+        // 500 B frames: doubling from the first capacity would pass CHUNK_MAX.
+        let frame = Bytes::from(vec![1u8; 500]);
+        let n = 3 * CHUNK_MAX / 500;
+        for _ in 0..n {
             q.push_shared(&frame);
         }
         q.write_with(|slices| {
             assert!(slices.iter().all(|s| s.len() <= CHUNK_MAX));
-            assert_eq!(slices.iter().map(|s| s.len()).sum::<usize>(), 3 * CHUNK_MAX);
+            assert_eq!(slices.iter().map(|s| s.len()).sum::<usize>(), n * 500);
         });
+        for chunk in &q.chunks {
+            if let Chunk::Owned(buf) = chunk {
+                assert!(buf.capacity() <= CHUNK_MAX, "capacity {}", buf.capacity());
+            }
+        }
     }
 }
