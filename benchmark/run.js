@@ -8,6 +8,8 @@
 //   --quick         1 run, 2 s, fewer scenarios
 //   --only KIND     echo | fanout | memory | connect (comma-separated allowed)
 //   --servers LIST  subset of rsws,uws,ws (default all)
+//   --mem-warmup N  memory: open and close N connections before the idle sample (default 0),
+//                   so first-touched code pages and lazily built state are not counted
 //   --compare N=DIR also run the rsws build in checkout DIR as server N (A/B runs; add N
 //                   to --servers when that is given)
 //   --out FILE      JSON results (default benchmark/results/latest.json)
@@ -29,7 +31,7 @@ const CLK_TCK = 100 // getconf CLK_TCK on Linux
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 3, secs: 2, warmup: 0.5, window: 64, quick: false, only: null, servers: null, out: null }
+  const o = { runs: 3, secs: 2, warmup: 0.5, window: 64, memWarmup: 0, quick: false, only: null, servers: null, out: null }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => {
@@ -40,6 +42,7 @@ function parseArgs(argv) {
     else if (a === '--secs') o.secs = Number(next())
     else if (a === '--warmup') o.warmup = Number(next())
     else if (a === '--window') o.window = Math.max(1, parseInt(next(), 10))
+    else if (a === '--mem-warmup') o.memWarmup = Math.max(0, parseInt(next(), 10))
     else if (a === '--quick') o.quick = true
     else if (a === '--only') o.only = next().split(',')
     else if (a === '--servers') o.servers = next().split(',')
@@ -50,7 +53,7 @@ function parseArgs(argv) {
       SERVERS[name] = { label: name, file: path.resolve(dir, 'benchmark', 'servers', 'rsws.js') }
     }
     else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 15).join('\n'))
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 17).join('\n'))
       process.exit(0)
     } else throw new Error(`unknown option ${a}`)
   }
@@ -285,6 +288,11 @@ async function runOnce(sc, name, o) {
     } else {
       // memory / connect: open N connections, hold them, sample RSS and CPU.
       await sleep(300)
+      if (sc.kind === 'memory' && o.memWarmup > 0) {
+        // Connections opened and closed at once (the loadgen exits), then time to settle.
+        await runLoadgen(['connect', '--url', url, '--conns', String(o.memWarmup), '--hold', '0'], { timeoutMs: 60000 })
+        await sleep(1500)
+      }
       const rss0 = procRssKiB(proc.pid)
       const cpu0 = procCpuUs(proc.pid)
       let rss1 = NaN

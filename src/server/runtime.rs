@@ -3,6 +3,7 @@
 //! the I/O threads.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
@@ -35,10 +36,28 @@ pub fn handshake_done() {
             .get()
             .is_some_and(|t| now.duration_since(t) < TIDY_INTERVAL)
         {
+            trailing_tidy();
             return;
         }
         last.set(Some(now));
         tidy();
+    });
+}
+
+/// A tidy skipped by the rate limit is made up for one interval later, so the handshakes
+/// of a storm's last interval do not stay resident either. One pending at a time.
+fn trailing_tidy() {
+    static PENDING: AtomicBool = AtomicBool::new(false);
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if PENDING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    handle.spawn(async {
+        tokio::time::sleep(TIDY_INTERVAL).await;
+        PENDING.store(false, Ordering::Release);
+        handshake_done();
     });
 }
 
@@ -91,6 +110,29 @@ mod tests {
             std::thread::sleep(TIDY_INTERVAL + Duration::from_millis(10));
             handshake_done();
             assert_eq!(TIDIED.with(Cell::get), 2, "again after the interval");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_tidy_skipped_by_the_rate_limit_runs_one_interval_later() {
+        set_tidy(count_tidy);
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                handshake_done();
+                handshake_done(); // skipped: a trailing tidy is scheduled
+                handshake_done(); // skipped: one is already pending
+                assert_eq!(TIDIED.with(Cell::get), 1);
+                tokio::time::sleep(TIDY_INTERVAL * 2).await;
+                assert_eq!(TIDIED.with(Cell::get), 2, "the trailing tidy ran");
+                tokio::time::sleep(TIDY_INTERVAL * 2).await;
+                assert_eq!(TIDIED.with(Cell::get), 2, "and only one");
+            });
         })
         .join()
         .unwrap();
