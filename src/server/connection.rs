@@ -344,6 +344,7 @@ impl Connection {
                 Exit::Closing => self.server_closing_boxed().await,
             };
             self.finish_boxed(ending).await;
+            super::runtime::connection_closed();
         }
     }
 
