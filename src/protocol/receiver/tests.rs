@@ -82,6 +82,11 @@ fn text(data: &str) -> Event {
     }
 }
 
+/// Feeds a copy of `bytes` (the receiver unmasks in place), expecting no error.
+fn feed(receiver: &mut Receiver, recorder: &mut Recorder, bytes: &[u8]) {
+    receiver.receive(&mut bytes.to_vec(), recorder).unwrap();
+}
+
 fn feed_all(stream: &[u8]) -> (Result<(), CloseError>, Vec<Event>) {
     let mut receiver = Receiver::new(Role::Server, 1 << 20);
     let mut recorder = Recorder::default();
@@ -166,26 +171,22 @@ fn payload_ownership() {
     let mut receiver = Receiver::new(Role::Server, 1 << 20);
     let mut recorder = Recorder::default();
     // Complete single frame: borrowed from the input.
-    receiver
-        .receive(&mut frame(OpCode::Binary, true, b"abc"), &mut recorder)
-        .unwrap();
+    feed(
+        &mut receiver,
+        &mut recorder,
+        &frame(OpCode::Binary, true, b"abc"),
+    );
     // Split frame: assembled into an owned buffer.
     let split = frame(OpCode::Binary, true, b"defgh");
-    receiver
-        .receive(&mut split[..4].to_vec(), &mut recorder)
-        .unwrap();
+    feed(&mut receiver, &mut recorder, &split[..4]);
     assert_eq!(receiver.buffered_len(), 4);
-    receiver
-        .receive(&mut split[4..].to_vec(), &mut recorder)
-        .unwrap();
+    feed(&mut receiver, &mut recorder, &split[4..]);
     // Fragmented: owned.
     let fragmented = [
         frame(OpCode::Binary, false, b"i"),
         frame(OpCode::Continuation, true, b"j"),
     ];
-    receiver
-        .receive(&mut fragmented.concat(), &mut recorder)
-        .unwrap();
+    feed(&mut receiver, &mut recorder, &fragmented.concat());
     assert_eq!(recorder.owned, [false, true, true]);
     assert_eq!(receiver.buffered_len(), 0);
 }
@@ -194,22 +195,18 @@ fn payload_ownership() {
 fn buffered_len_counts_partial_frame_and_fragments() {
     let mut receiver = Receiver::new(Role::Server, 1 << 20);
     let mut recorder = Recorder::default();
-    receiver
-        .receive(&mut frame(OpCode::Text, false, b"abc"), &mut recorder)
-        .unwrap();
+    feed(
+        &mut receiver,
+        &mut recorder,
+        &frame(OpCode::Text, false, b"abc"),
+    );
     assert_eq!(receiver.buffered_len(), 3);
     let next = frame(OpCode::Continuation, true, b"defg");
-    receiver
-        .receive(&mut next[..3].to_vec(), &mut recorder)
-        .unwrap();
+    feed(&mut receiver, &mut recorder, &next[..3]);
     assert_eq!(receiver.buffered_len(), 3 + 3);
-    receiver
-        .receive(&mut next[3..8].to_vec(), &mut recorder)
-        .unwrap();
+    feed(&mut receiver, &mut recorder, &next[3..8]);
     assert_eq!(receiver.buffered_len(), 3 + 2);
-    receiver
-        .receive(&mut next[8..].to_vec(), &mut recorder)
-        .unwrap();
+    feed(&mut receiver, &mut recorder, &next[8..]);
     assert_eq!(receiver.buffered_len(), 0);
     assert_eq!(recorder.events, [text("abcdefg")]);
 }
@@ -221,9 +218,7 @@ fn large_buffered_frame_releases_its_buffer() {
     let big = vec![7u8; 100_000];
     let stream = frame(OpCode::Binary, true, &big);
     for chunk in stream.chunks(1000) {
-        receiver
-            .receive(&mut chunk.to_vec(), &mut recorder)
-            .unwrap();
+        feed(&mut receiver, &mut recorder, chunk);
     }
     assert_eq!(recorder.events.len(), 1);
     assert!(
@@ -236,28 +231,30 @@ fn large_buffered_frame_releases_its_buffer() {
 fn partial_state_lives_only_while_a_frame_or_message_is_incomplete() {
     let mut receiver = Receiver::new(Role::Server, 1 << 20);
     let mut recorder = Recorder::default();
-    receiver
-        .receive(&mut frame(OpCode::Binary, true, b"whole"), &mut recorder)
-        .unwrap();
+    feed(
+        &mut receiver,
+        &mut recorder,
+        &frame(OpCode::Binary, true, b"whole"),
+    );
     assert!(receiver.partial.is_none());
     // A header cut after one byte, then the rest.
     let split = frame(OpCode::Text, true, b"xy");
-    receiver
-        .receive(&mut split[..1].to_vec(), &mut recorder)
-        .unwrap();
+    feed(&mut receiver, &mut recorder, &split[..1]);
     assert!(receiver.partial.is_some());
-    receiver
-        .receive(&mut split[1..].to_vec(), &mut recorder)
-        .unwrap();
+    feed(&mut receiver, &mut recorder, &split[1..]);
     assert!(receiver.partial.is_none());
     // A fragmented message keeps it until its last frame.
-    receiver
-        .receive(&mut frame(OpCode::Text, false, b"a"), &mut recorder)
-        .unwrap();
+    feed(
+        &mut receiver,
+        &mut recorder,
+        &frame(OpCode::Text, false, b"a"),
+    );
     assert!(receiver.partial.is_some());
-    receiver
-        .receive(&mut frame(OpCode::Continuation, true, b"b"), &mut recorder)
-        .unwrap();
+    feed(
+        &mut receiver,
+        &mut recorder,
+        &frame(OpCode::Continuation, true, b"b"),
+    );
     assert!(receiver.partial.is_none());
     assert_eq!(recorder.events.len(), 3);
 }
