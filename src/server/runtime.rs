@@ -27,21 +27,9 @@ pub fn set_tidy(f: fn()) {
 /// A handshake ended and freed its transient state (a few KiB). An I/O thread that goes
 /// idle right after a connection storm would otherwise keep all of it resident: the
 /// allocator purges freed pages lazily, on later allocator work that an idle thread never
-/// does. Rate-limited, so at most what the last interval's handshakes freed stays.
+/// does.
 pub fn handshake_done() {
-    let Some(tidy) = TIDY.get() else { return };
-    let now = Instant::now();
-    LAST_TIDY.with(|last| {
-        if last
-            .get()
-            .is_some_and(|t| now.duration_since(t) < TIDY_INTERVAL)
-        {
-            trailing_tidy();
-            return;
-        }
-        last.set(Some(now));
-        tidy();
-    });
+    tidy_rate_limited();
 }
 
 /// An open connection ended: its state is freed (its task's right after this). One tidy
@@ -50,13 +38,30 @@ pub fn handshake_done() {
 /// I/O thread.
 pub fn connection_closed() {
     if TIDY.get().is_some() {
-        trailing_tidy();
+        tidy_later();
     }
 }
 
-/// A tidy skipped by the rate limit is made up for one interval later, so the handshakes
-/// of a storm's last interval do not stay resident either. One pending at a time.
-fn trailing_tidy() {
+/// Tidies now, or one interval later if this thread tidied less than an interval ago.
+fn tidy_rate_limited() {
+    let Some(tidy) = TIDY.get() else { return };
+    let now = Instant::now();
+    LAST_TIDY.with(|last| {
+        if last
+            .get()
+            .is_some_and(|t| now.duration_since(t) < TIDY_INTERVAL)
+        {
+            tidy_later();
+            return;
+        }
+        last.set(Some(now));
+        tidy();
+    });
+}
+
+/// One rate-limited tidy an interval from now (at most one pending), so that what the
+/// last interval freed does not stay resident either.
+fn tidy_later() {
     static PENDING: AtomicBool = AtomicBool::new(false);
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
@@ -67,7 +72,7 @@ fn trailing_tidy() {
     handle.spawn(async {
         tokio::time::sleep(TIDY_INTERVAL).await;
         PENDING.store(false, Ordering::Release);
-        handshake_done();
+        tidy_rate_limited();
     });
 }
 

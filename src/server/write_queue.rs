@@ -15,7 +15,7 @@ const SMALL: usize = 512;
 /// An owned chunk grows to at most this size before a new one starts.
 const CHUNK_MAX: usize = 64 * 1024;
 /// Slices handed to one vectored write.
-pub const MAX_IOVECS: usize = 64;
+const MAX_IOVECS: usize = 64;
 /// First capacity of an owned chunk made for small frames.
 const CHUNK_FIRST: usize = 1024;
 
