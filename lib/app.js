@@ -140,6 +140,7 @@ class TemplatedApp {
       hasPongHandler: typeof behavior.pong === 'function',
       hasDrainHandler: typeof behavior.drain === 'function',
       hasUpgradeHandler: typeof behavior.upgrade === 'function',
+      hasOpenHandler: typeof behavior.open === 'function',
     })
     this._routes[route] = {
       behavior,
@@ -266,6 +267,12 @@ class TemplatedApp {
     token._open = false
     this._native.closeListener(token._id)
     this._listeners.delete(token)
+    // While listening, a socket on a route without open and upgrade handlers gets its
+    // OPEN event (and its WebSocket) only with its first other event. After the last
+    // listener the native side queues every deferred OPEN: take them soon, so that each
+    // socket's WebSocket exists and keeps the thread alive as in uWS.js. The immediate
+    // holds the loop until then.
+    if (this._listeners.size === 0) setImmediate(() => this._onWake())
     this._releaseRef()
   }
 

@@ -47,6 +47,7 @@ pub struct RouteOptions {
     pub has_pong_handler: bool,
     pub has_drain_handler: bool,
     pub has_upgrade_handler: bool,
+    pub has_open_handler: bool,
     /// Minutes; 0 disables.
     pub max_lifetime: f64,
     /// uWS.js CompressOptions bits (permessage-deflate); 0 disables.
@@ -101,6 +102,7 @@ impl NativeApp {
             has_pong_handler: options.has_pong_handler,
             has_drain_handler: options.has_drain_handler,
             has_upgrade_handler: options.has_upgrade_handler,
+            has_open_handler: options.has_open_handler,
         };
         self.core.add_route(&pattern, behavior) as u32
     }
@@ -118,6 +120,7 @@ impl NativeApp {
         let l = listener::listen(&self.core, host.as_deref(), port, exclusive).ok()?;
         let port = l.port as u32;
         self.listeners.push(Some(l));
+        self.core.start_deferring();
         Some(ListenResult {
             id: (self.listeners.len() - 1) as u32,
             port,
@@ -137,6 +140,7 @@ impl NativeApp {
             return None;
         };
         self.listeners.push(Some(l));
+        self.core.start_deferring();
         Some(ListenResult {
             id: (self.listeners.len() - 1) as u32,
             port: 0,
@@ -154,12 +158,17 @@ impl NativeApp {
         }
     }
 
-    /// Closes a listener; returns false if it was already closed.
+    /// Closes a listener; returns false if it was already closed. After the last one,
+    /// the OPEN event of every connection already accepted is queued (JS then holds
+    /// its sockets, which keep the thread alive).
     #[napi(catch_unwind)]
     pub fn close_listener(&mut self, id: u32) -> bool {
         match self.listeners.get_mut(id as usize).and_then(Option::take) {
             Some(l) => {
                 l.close();
+                if self.listeners.iter().all(Option::is_none) {
+                    self.core.stop_deferring();
+                }
                 true
             }
             None => false,

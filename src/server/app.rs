@@ -31,6 +31,7 @@ pub struct Behavior {
     pub has_pong_handler: bool,
     pub has_drain_handler: bool,
     pub has_upgrade_handler: bool,
+    pub has_open_handler: bool,
 }
 
 impl Default for Behavior {
@@ -48,6 +49,7 @@ impl Default for Behavior {
             has_pong_handler: false,
             has_drain_handler: false,
             has_upgrade_handler: false,
+            has_open_handler: false,
         }
     }
 }
@@ -70,6 +72,10 @@ pub struct AppCore {
     pub scratch: Mutex<Vec<u8>>,
     /// Set by `app.close()`/`shutdown()`: handshakes in progress are refused.
     refusing: AtomicBool,
+    /// While the App listens (and so keeps its JS thread alive anyway), connections on
+    /// routes without `open` and `upgrade` handlers are reported to JS on their first
+    /// event rather than at once ([`super::conn::DeferredOpen`]).
+    deferring: AtomicBool,
     /// The JS App is gone (collected, or its worker thread ended): nobody will handle
     /// events or release slots, so connections clean up after themselves.
     orphaned: AtomicBool,
@@ -110,6 +116,7 @@ impl AppCore {
             scratch: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
             refusing: AtomicBool::new(false),
+            deferring: AtomicBool::new(false),
             orphaned: AtomicBool::new(false),
             max_connections: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
@@ -161,7 +168,28 @@ impl AppCore {
     /// `app.close()` dispatches the queue next, so JS knows every connection it closes.
     pub fn refuse_and_settle(&self) {
         self.set_refusing(true);
-        drop(self.lock_registry());
+        self.stop_deferring();
+    }
+
+    /// Defers the OPEN events of connections on routes without `open` and `upgrade`
+    /// handlers (the App listens).
+    pub fn start_deferring(&self) {
+        self.deferring.store(true, Ordering::Release);
+    }
+
+    /// Stops deferring OPEN events (the App's last listener closed, so only the JS
+    /// objects of its sockets keep its thread alive), and queues every deferred one:
+    /// on return, every registered connection has its OPEN event queued.
+    pub fn stop_deferring(&self) {
+        self.deferring.store(false, Ordering::Release);
+        let registry = self.lock_registry();
+        if registry.iter().any(|conn| conn.open_deferred()) {
+            self.events.with_batch(|b| {
+                for conn in registry.iter() {
+                    conn.announce(b);
+                }
+            });
+        }
     }
 
     pub fn is_refusing(&self) -> bool {
@@ -179,32 +207,46 @@ impl AppCore {
         upgrade_id: u32,
         deflate: Option<SendDeflate>,
     ) -> Option<Arc<ConnShared>> {
-        let policy = DeliveryPolicy {
-            max_backpressure: behavior.max_backpressure,
-            close_on_backpressure_limit: behavior.close_on_backpressure_limit,
-            has_dropped_handler: behavior.has_dropped_handler,
-        };
+        let policy = DeliveryPolicy::new(
+            behavior.max_backpressure,
+            behavior.close_on_backpressure_limit,
+            behavior.has_dropped_handler,
+        );
         let events = self.events.clone();
         let buffered = self.buffered.clone();
+        let address = address_bytes(peer);
         let mut registry = self.lock_registry();
         // Checked under the registry lock, so `abandon` either sees this connection or
-        // this check sees `abandon`'s flag.
+        // this check sees `abandon`'s flag, and `stop_deferring` either sees this
+        // connection or this check sees its flag.
         if self.is_refusing() {
             return None;
         }
+        let deferred = (upgrade_id == 0
+            && !behavior.has_open_handler
+            && self.deferring.load(Ordering::Acquire))
+        .then(|| {
+            Box::new(super::conn::DeferredOpen {
+                route: route as u16,
+                address,
+            })
+        });
+        let defer = deferred.is_some();
         let conn = registry.insert_with(|id| {
             Arc::new(ConnShared::new(
-                stream, buffered, id, policy, events, deflate,
+                stream, buffered, id, policy, events, deflate, deferred,
             ))
         })?;
-        let id = conn.id();
-        let mut payload = [0u8; 22];
-        payload[..18].copy_from_slice(&address_bytes(peer));
-        payload[18..].copy_from_slice(&upgrade_id.to_le_bytes());
-        // Queued under the registry lock: once `refuse_and_settle` returns, the OPEN
-        // of every registered connection is in the queue for JS to dispatch.
-        self.events
-            .with_batch(|b| b.push(id, kind::OPEN, 0, route as u16, &payload));
+        if !defer {
+            let mut payload = [0u8; 22];
+            payload[..18].copy_from_slice(&address);
+            payload[18..].copy_from_slice(&upgrade_id.to_le_bytes());
+            // Queued under the registry lock: once `refuse_and_settle` returns, the OPEN
+            // of every registered connection is in the queue for JS to dispatch.
+            let id = conn.id();
+            self.events
+                .with_batch(|b| b.push(id, kind::OPEN, 0, route as u16, &payload));
+        }
         drop(registry);
         Some(conn)
     }
@@ -215,15 +257,18 @@ impl AppCore {
         self.orphaned.load(Ordering::Acquire)
     }
 
-    pub fn closed(&self, id: u32, code: u16, reason: &[u8]) {
+    pub fn closed(&self, conn: &ConnShared, code: u16, reason: &[u8]) {
+        let id = conn.id();
         self.buffered.set(id, 0);
         if self.orphaned.load(Ordering::Acquire) {
             // No JS to release the slot: free it (and the socket) now.
             self.lock_registry().release(id);
             return;
         }
-        self.events
-            .with_batch(|b| b.push(id, kind::CLOSE, 0, code, reason));
+        self.events.with_batch(|b| {
+            conn.announce(b);
+            b.push(id, kind::CLOSE, 0, code, reason)
+        });
     }
 
     /// The JS App is gone (its object was collected, or its thread's environment torn

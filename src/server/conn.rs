@@ -6,7 +6,7 @@
 //! writability. The lock is taken once per flush per connection, never per message.
 
 use super::buffered::BufferedTable;
-use super::events::{kind, EventQueue};
+use super::events::{kind, Batch, EventQueue};
 use super::signal::Signal;
 use super::stream::Stream;
 use super::write_queue::WriteQueue;
@@ -15,7 +15,8 @@ use crate::protocol::frame::{encode_compressed_frame, encode_frame, OpCode};
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
 use std::io::IoSlice;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Outcome of queueing a frame, as uWS.js reports it: written, buffered, or dropped.
@@ -28,11 +29,59 @@ pub enum SendStatus {
     Closed,
 }
 
-/// What a connection keeps of its route's behaviour for deliveries from other threads.
-pub struct DeliveryPolicy {
-    pub max_backpressure: usize,
-    pub close_on_backpressure_limit: bool,
-    pub has_dropped_handler: bool,
+/// What a connection keeps of its route's behaviour for deliveries from other threads,
+/// packed into one word (every open connection holds one): the backpressure limit in the
+/// low 62 bits, the two flags above it.
+#[derive(Clone, Copy)]
+pub struct DeliveryPolicy(u64);
+
+impl DeliveryPolicy {
+    const CLOSE_ON_LIMIT: u64 = 1 << 63;
+    const DROPPED_HANDLER: u64 = 1 << 62;
+    const LIMIT: u64 = Self::DROPPED_HANDLER - 1;
+
+    /// `max_backpressure`: bytes queued past which deliveries are dropped (0 = none;
+    /// saturates at 2^62 - 1).
+    pub fn new(
+        max_backpressure: usize,
+        close_on_backpressure_limit: bool,
+        has_dropped_handler: bool,
+    ) -> Self {
+        let limit = (max_backpressure as u64).min(Self::LIMIT);
+        let close = if close_on_backpressure_limit {
+            Self::CLOSE_ON_LIMIT
+        } else {
+            0
+        };
+        let dropped = if has_dropped_handler {
+            Self::DROPPED_HANDLER
+        } else {
+            0
+        };
+        DeliveryPolicy(limit | close | dropped)
+    }
+
+    pub fn max_backpressure(self) -> usize {
+        (self.0 & Self::LIMIT) as usize
+    }
+
+    pub fn close_on_backpressure_limit(self) -> bool {
+        self.0 & Self::CLOSE_ON_LIMIT != 0
+    }
+
+    pub fn has_dropped_handler(self) -> bool {
+        self.0 & Self::DROPPED_HANDLER != 0
+    }
+}
+
+/// What JS needs to create a connection's WebSocket, kept while its OPEN event is
+/// deferred: on a route without `open` and `upgrade` handlers JS has nothing to do for a
+/// connection until its first event, so an idle one costs no JS object (nor a JS wake
+/// to make one). See [`ConnShared::announce`].
+pub struct DeferredOpen {
+    pub route: u16,
+    /// [`super::app::address_bytes`] of the peer.
+    pub address: [u8; 18],
 }
 
 /// Commands from JS, checked by the task when notified.
@@ -147,6 +196,37 @@ pub struct ConnShared {
     dirty: AtomicBool,
     /// [`release`] bits: the slot is freed by whichever of the task and JS finishes last.
     release: AtomicU8,
+    /// A boxed [`DeferredOpen`] until the OPEN event is queued, then null. Taken only
+    /// under the event queue's batch lock, so the OPEN precedes any other event of the
+    /// connection whichever thread queues it.
+    deferred_open: DeferredSlot,
+}
+
+/// A [`DeferredOpen`] that any thread may take once (an atomic pointer: 8 bytes, where
+/// a `Mutex<Option<Box<_>>>` would take 16 and move `ConnShared` up a size class).
+struct DeferredSlot(AtomicPtr<DeferredOpen>);
+
+impl DeferredSlot {
+    fn new(open: Option<Box<DeferredOpen>>) -> Self {
+        DeferredSlot(AtomicPtr::new(open.map_or(ptr::null_mut(), Box::into_raw)))
+    }
+
+    fn is_set(&self) -> bool {
+        !self.0.load(Ordering::Acquire).is_null()
+    }
+
+    fn take(&self) -> Option<Box<DeferredOpen>> {
+        let raw = self.0.swap(ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: a non-null pointer came from `Box::into_raw` in `new`, and the swap
+        // hands it out once.
+        (!raw.is_null()).then(|| unsafe { Box::from_raw(raw) })
+    }
+}
+
+impl Drop for DeferredSlot {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
 }
 
 /// Who is done with a connection's slot. JS may hear of a peer's close (and release the
@@ -181,6 +261,7 @@ impl ConnShared {
         policy: DeliveryPolicy,
         events: Arc<EventQueue>,
         deflate: Option<SendDeflate>,
+        deferred_open: Option<Box<DeferredOpen>>,
     ) -> Self {
         let out = Outbound {
             deflate: deflate.map(Box::new),
@@ -199,7 +280,27 @@ impl ConnShared {
             id,
             command: AtomicU8::new(command::NONE),
             notify: Signal::default(),
+            deferred_open: DeferredSlot::new(deferred_open),
         }
+    }
+
+    /// Queues the connection's deferred OPEN event, if it has one not yet queued. Called
+    /// with the batch of every event about to be queued for this connection (and by
+    /// [`super::app::AppCore::announce_all`]), so JS always hears OPEN first.
+    pub fn announce(&self, batch: &mut Batch) {
+        if !self.deferred_open.is_set() {
+            return;
+        }
+        if let Some(open) = self.deferred_open.take() {
+            let mut payload = [0u8; 22];
+            payload[..18].copy_from_slice(&open.address);
+            batch.push(self.id, kind::OPEN, 0, open.route, &payload);
+        }
+    }
+
+    /// Whether the OPEN event is still deferred.
+    pub fn open_deferred(&self) -> bool {
+        self.deferred_open.is_set()
     }
 
     pub fn id(&self) -> u32 {
@@ -351,14 +452,16 @@ impl ConnShared {
             return SendStatus::Closed;
         }
         let queued = self.buffered_amount();
-        let limit = self.policy.max_backpressure;
+        let limit = self.policy.max_backpressure();
         if limit > 0 && queued > limit {
             drop(out);
-            if self.policy.has_dropped_handler {
-                self.events
-                    .with_batch(|b| b.push(self.id, kind::DROPPED, binary as u8, 0, payload));
+            if self.policy.has_dropped_handler() {
+                self.events.with_batch(|b| {
+                    self.announce(b);
+                    b.push(self.id, kind::DROPPED, binary as u8, 0, payload)
+                });
             }
-            if self.policy.close_on_backpressure_limit {
+            if self.policy.close_on_backpressure_limit() {
                 self.set_command(command::ABORT);
             }
             return SendStatus::Dropped;
@@ -391,7 +494,7 @@ impl ConnShared {
     /// Queued bytes at which a publisher writes this connection at once instead of at
     /// the end of its turn, so only bytes the kernel refused count as backpressure.
     pub fn flush_threshold(&self) -> usize {
-        match self.policy.max_backpressure {
+        match self.policy.max_backpressure() {
             0 => 32 * 1024,
             limit => (limit / 2).clamp(1, 32 * 1024),
         }
@@ -487,5 +590,39 @@ mod tests {
     fn conn_shared_is_small() {
         let size = std::mem::size_of::<super::ConnShared>();
         assert!(size <= 208, "ConnShared is {size} bytes");
+    }
+
+    #[test]
+    fn delivery_policy_keeps_limit_and_flags_apart() {
+        use super::DeliveryPolicy;
+        let p = DeliveryPolicy::new(64 * 1024, true, false);
+        assert_eq!(p.max_backpressure(), 64 * 1024);
+        assert!(p.close_on_backpressure_limit() && !p.has_dropped_handler());
+        let p = DeliveryPolicy::new(usize::MAX, false, true);
+        assert_eq!(
+            p.max_backpressure(),
+            (1 << 62) - 1,
+            "saturates below the flags"
+        );
+        assert!(!p.close_on_backpressure_limit() && p.has_dropped_handler());
+        assert_eq!(DeliveryPolicy::new(0, false, false).max_backpressure(), 0);
+    }
+
+    #[test]
+    fn a_deferred_open_is_taken_once() {
+        use super::{DeferredOpen, DeferredSlot};
+        let slot = DeferredSlot::new(Some(Box::new(DeferredOpen {
+            route: 3,
+            address: [7; 18],
+        })));
+        assert!(slot.is_set());
+        let open = slot.take().expect("set");
+        assert_eq!((open.route, open.address), (3, [7; 18]));
+        assert!(!slot.is_set() && slot.take().is_none());
+        // Dropped while still set: freed by the slot (Miri/ASan would see a leak).
+        drop(DeferredSlot::new(Some(Box::new(DeferredOpen {
+            route: 0,
+            address: [0; 18],
+        }))));
     }
 }

@@ -285,7 +285,7 @@ impl Drop for Connection {
         if !self.reported {
             self.conn.close_outbound();
             self.conn.stream.shutdown_write();
-            self.app.closed(self.id, close::ABNORMAL, b"");
+            self.app.closed(&self.conn, close::ABNORMAL, b"");
         } else if last {
             // Unwound after an early CLOSE event that JS already answered.
             self.app.lock_registry().release(self.id);
@@ -412,9 +412,10 @@ impl Connection {
                     return abnormal();
                 }
                 if self.policy.has_drain_handler && queued {
-                    self.app
-                        .events
-                        .with_batch(|b| b.push(self.id, kind::DRAIN, 0, 0, &[]));
+                    self.app.events.with_batch(|b| {
+                        self.conn.announce(b);
+                        b.push(self.id, kind::DRAIN, 0, 0, &[])
+                    });
                 }
                 return Poll::Ready(None);
             }
@@ -489,6 +490,7 @@ impl Connection {
         let conn = &self.conn;
         let answer_pings = conn.buffered_amount() <= PONG_QUEUE_LIMIT;
         let ((result, peer_close), full) = self.app.events.with_batch(|batch| {
+            conn.announce(batch);
             let mut sink = Sink {
                 batch,
                 id,
@@ -608,7 +610,7 @@ impl Connection {
                 // runs (`send` returned 1 or 0 for it) still goes out, before our close
                 // frame: the peer reads data until that frame arrives (RFC 6455 5.5.1).
                 self.reported = true;
-                self.app.closed(self.id, ending.code, &ending.reason);
+                self.app.closed(&self.conn, ending.code, &ending.reason);
                 self.until_released().await;
             }
             self.send_close(echo, &ending.reason);
@@ -637,7 +639,7 @@ impl Connection {
         }
         self.conn.done_with_slot(release::TASK_DONE);
         self.reported = true;
-        self.app.closed(self.id, ending.code, &ending.reason);
+        self.app.closed(&self.conn, ending.code, &ending.reason);
     }
 
     /// After an early CLOSE event: writes what JS sends until it releases the id (its

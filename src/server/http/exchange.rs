@@ -277,13 +277,9 @@ impl HttpConn {
         events: Arc<EventQueue>,
     ) -> Self {
         // The delivery policy only concerns pub/sub, which never reaches HTTP sockets.
-        let policy = DeliveryPolicy {
-            max_backpressure: 0,
-            close_on_backpressure_limit: false,
-            has_dropped_handler: false,
-        };
+        let policy = DeliveryPolicy::new(0, false, false);
         HttpConn {
-            io: ConnShared::new(stream, buffered, slot, policy, events, None),
+            io: ConnShared::new(stream, buffered, slot, policy, events, None, None),
             state: Mutex::new(Exchange::new()),
         }
     }

@@ -1,0 +1,209 @@
+'use strict'
+// A route without `open` and `upgrade` handlers: while the App listens, a connection gets
+// its WebSocket object only with its first event (an idle one costs JS nothing). Nothing
+// of this may be observable through the API: every message, close, app.close(),
+// shutdown() and us_listen_socket_close behave as with the object made at once.
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const { REPO, startServer, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred } = require('./helpers')
+
+const T = { timeout: 15000 }
+const N = 20
+
+const known = (app) => app._sockets.filter((ws) => ws !== undefined).length
+
+test('idle connections on a route without open handler get their WebSocket with their first message', T, async () => {
+  const seen = new Map()
+  const closes = []
+  const allClosed = deferred()
+  const s = startServer({
+    '/*': {
+      message(ws, msg) {
+        const text = Buffer.from(msg).toString()
+        if (!seen.has(ws)) seen.set(ws, { address: Buffer.from(ws.getRemoteAddressAsText()).toString(), texts: [] })
+        seen.get(ws).texts.push(text)
+        ws.send(msg)
+      },
+      close(ws, code) {
+        closes.push({ ws, code })
+        if (closes.length === N) allClosed.resolve()
+      },
+    },
+  })
+  const clients = []
+  try {
+    for (let i = 0; i < N; i++) clients.push(await openClient(s.url()))
+    await sleep(100)
+    assert.equal(known(s.app), 0, 'JS made WebSocket objects for idle connections')
+
+    for (const [i, c] of clients.entries()) c.send(`a${i}`)
+    await Promise.all(clients.map((c, i) => collect(c, 1).then(([m]) => assert.equal(m.data.toString(), `a${i}`))))
+    assert.equal(known(s.app), N)
+    for (const [i, c] of clients.entries()) c.send(`b${i}`)
+    await Promise.all(clients.map((c) => collect(c, 1)))
+
+    assert.equal(seen.size, N, 'one WebSocket per connection across its messages')
+    for (const { address, texts } of seen.values()) {
+      assert.equal(address, '127.0.0.1')
+      assert.equal(texts.length, 2)
+      assert.equal(texts[0].slice(1), texts[1].slice(1), 'messages of one connection reached one WebSocket')
+    }
+    for (const c of clients) c.close(1000, 'bye')
+    await withTimeout(allClosed.promise, 5000, 'close handlers')
+    assert.deepEqual(new Set(closes.map((c) => c.code)), new Set([1000]))
+    assert.ok(closes.every((c) => seen.has(c.ws)), 'close got the WebSocket its messages got')
+  } finally {
+    closeAll(clients)
+    s.close()
+  }
+})
+
+test('a connection that closes without ever sending still gets exactly one close', T, async () => {
+  const closes = []
+  const gotClose = deferred()
+  const s = startServer({
+    '/*': {
+      message() {},
+      close(ws, code, reason) {
+        closes.push({ code, reason: Buffer.from(reason).toString() })
+        gotClose.resolve()
+      },
+    },
+  })
+  try {
+    const c = await openClient(s.url())
+    await sleep(50)
+    assert.equal(known(s.app), 0)
+    c.close(4001, 'never spoke')
+    await withTimeout(gotClose.promise, 5000, 'close handler')
+    await sleep(50)
+    assert.deepEqual(closes, [{ code: 4001, reason: 'never spoke' }])
+  } finally {
+    s.close()
+  }
+})
+
+test('app.close() closes idle connections whose WebSocket was not made yet, before it returns', T, async () => {
+  const codes = []
+  const s = startServer({ '/*': { message() {}, close: (ws, code) => codes.push(code) } })
+  const clients = []
+  try {
+    for (let i = 0; i < N; i++) clients.push(await openClient(s.url()))
+    await sleep(50)
+    assert.equal(known(s.app), 0)
+    const closed = clients.map((c) => waitClose(c))
+    s.app.close()
+    assert.equal(codes.length, N, 'every close handler ran inside app.close()')
+    assert.deepEqual(new Set(codes), new Set([1006]))
+    await Promise.all(closed)
+  } finally {
+    closeAll(clients)
+  }
+})
+
+test('shutdown() ends idle connections whose WebSocket was not made yet', T, async () => {
+  const s = startServer({ '/*': { message() {} } })
+  const clients = []
+  try {
+    for (let i = 0; i < N; i++) clients.push(await openClient(s.url()))
+    await sleep(50)
+    assert.equal(known(s.app), 0)
+    const closed = clients.map((c) => waitClose(c))
+    const result = await withTimeout(s.app.shutdown({ code: 1001, reason: 'bye', timeoutMs: 5000 }), 8000, 'shutdown')
+    assert.deepEqual(result, { sockets: N, graceful: N, forced: 0 })
+    for (const { code, reason } of await Promise.all(closed)) assert.deepEqual({ code, reason }, { code: 1001, reason: 'bye' })
+  } finally {
+    closeAll(clients)
+  }
+})
+
+test('with an open handler the WebSocket is made at once', T, async () => {
+  const opened = deferred()
+  const s = startServer({ '/*': { open: () => opened.resolve() } })
+  try {
+    const c = await openClient(s.url())
+    await withTimeout(opened.promise, 5000, 'open handler')
+    assert.equal(known(s.app), 1)
+    c.close()
+  } finally {
+    s.close()
+  }
+})
+
+test('after us_listen_socket_close an idle connection without a WebSocket yet keeps the process alive', T, async () => {
+  // The child closes its only listener while a client of the parent is connected and idle;
+  // the connection must still work (and keep the process alive) until it closes.
+  const script = `
+    const { App, us_listen_socket_close, us_socket_local_port } = require(${JSON.stringify(REPO)})
+    let token
+    App().ws('/*', {
+      message(ws, msg) { console.log('got ' + Buffer.from(msg)); ws.end(1000, 'done') },
+      close(ws, code) { console.log('close ' + code) },
+    }).listen(0, (t) => { token = t })
+    if (!token) process.exit(2)
+    console.log('READY ' + us_socket_local_port(token))
+    process.stdin.once('data', () => {
+      us_listen_socket_close(token)
+      console.log('listener closed')
+    })
+  `
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr.on('data', (d) => (err += d))
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  child.stdout.on('data', (d) => (out += d))
+  const outputs = async (re) => {
+    for (;;) {
+      const m = out.match(re)
+      if (m) return m
+      await sleep(10)
+    }
+  }
+  let client
+  try {
+    const [, port] = await withTimeout(outputs(/READY (\d+)/), 5000, 'child listening')
+    client = await openClient(`ws://127.0.0.1:${port}/`)
+    child.stdin.end('close\n')
+    await withTimeout(outputs(/listener closed/), 5000, 'listener closed')
+    await sleep(300)
+    const closed = waitClose(client)
+    client.send('hello')
+    assert.deepEqual(await closed, { code: 1000, reason: 'done' })
+    const result = await withTimeout(exited, 5000, 'child exit')
+    assert.deepEqual(result, { code: 0, signal: null }, `stderr: ${err}`)
+    assert.match(out, /got hello/)
+    assert.match(out, /close 1000/)
+  } catch (e) {
+    child.kill('SIGKILL')
+    await exited
+    throw new Error(`${e.message}; stdout=${JSON.stringify(out)} stderr=${JSON.stringify(err)}`)
+  } finally {
+    if (client) client.terminate()
+  }
+})
+
+test('a route with an upgrade handler keeps its upgrade user data (not deferred)', T, async () => {
+  const got = deferred()
+  const s = startServer({
+    '/*': {
+      upgrade(res, req, context) {
+        res.upgrade({ name: 'x' }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
+      },
+      message(ws) {
+        got.resolve(ws.getUserData())
+      },
+    },
+  })
+  try {
+    const c = await openClient(s.url())
+    await sleep(50)
+    assert.equal(known(s.app), 1)
+    c.send('x')
+    assert.deepEqual(await withTimeout(got.promise, 5000, 'message'), { name: 'x' })
+    c.close()
+  } finally {
+    s.close()
+  }
+})
