@@ -10,6 +10,8 @@
 //   --servers LIST  subset of rsws,uws,ws (default all)
 //   --mem-warmup N  memory: open and close N connections before the idle sample (default 0),
 //                   so first-touched code pages and lazily built state are not counted
+//   --mem-open      memory, connect: the echo route also has an (empty) `open` handler, so
+//                   every server makes its JS WebSocket when the connection opens
 //   --compare N=DIR also run the rsws build in checkout DIR as server N (A/B runs; add N
 //                   to --servers when that is given)
 //   --out FILE      JSON results (default benchmark/results/latest.json)
@@ -31,7 +33,7 @@ const CLK_TCK = 100 // getconf CLK_TCK on Linux
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 3, secs: 2, warmup: 0.5, window: 64, memWarmup: 0, quick: false, only: null, servers: null, out: null }
+  const o = { runs: 3, secs: 2, warmup: 0.5, window: 64, memWarmup: 0, memOpen: false, quick: false, only: null, servers: null, out: null }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => {
@@ -43,6 +45,7 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = Number(next())
     else if (a === '--window') o.window = Math.max(1, parseInt(next(), 10))
     else if (a === '--mem-warmup') o.memWarmup = Math.max(0, parseInt(next(), 10))
+    else if (a === '--mem-open') o.memOpen = true
     else if (a === '--quick') o.quick = true
     else if (a === '--only') o.only = next().split(',')
     else if (a === '--servers') o.servers = next().split(',')
@@ -237,7 +240,7 @@ function runLoadgen(args, { onLine, timeoutMs, keepStdin = false } = {}) {
 // ------------------------------------------------------------------ one run
 
 async function runOnce(sc, name, o) {
-  const mode = sc.kind === 'fanout' ? 'fanout' : 'echo'
+  const mode = sc.kind === 'fanout' ? 'fanout' : sc.kind !== 'echo' && o.memOpen ? 'echo-open' : 'echo'
   const srv = await startServer(name, mode)
   if (srv.unsupported) {
     await stopServer(srv.proc)

@@ -1,5 +1,5 @@
 'use strict'
-// rsws benchmark server. Usage: node rsws.js [PORT] [echo|fanout]  (or env PORT, MODE)
+// rsws benchmark server. Usage: node rsws.js [PORT] [echo|echo-open|fanout]  (or env PORT, MODE)
 // Prints "READY <port>" when listening; exits on SIGTERM/SIGINT.
 const path = require('path')
 const { App, us_socket_local_port } = require(path.join(__dirname, '..', '..'))
@@ -10,10 +10,12 @@ const MAX_PAYLOAD = 16 * 1024 * 1024
 const MAX_BACKPRESSURE = 64 * 1024 * 1024
 
 const app = App()
-if (mode === 'echo') {
+if (mode === 'echo' || mode === 'echo-open') {
+  // echo-open: with an (empty) open handler, as most applications have one.
   app.ws('/*', {
     maxPayloadLength: MAX_PAYLOAD,
     idleTimeout: 0,
+    open: mode === 'echo-open' ? () => {} : undefined,
     message: (ws, msg, isBinary) => {
       ws.send(msg, isBinary)
     },

@@ -1,4 +1,4 @@
-// uWebSockets.js (v20, uws-pack) benchmark server. Usage: node uws.mjs [PORT] [echo|fanout]
+// uWebSockets.js (v20, uws-pack) benchmark server. Usage: node uws.mjs [PORT] [echo|echo-open|fanout]
 // Prints "READY <port>" when listening; exits on SIGTERM/SIGINT.
 import * as uWS from 'uws-pack'
 
@@ -8,10 +8,12 @@ const MAX_PAYLOAD = 16 * 1024 * 1024
 const MAX_BACKPRESSURE = 64 * 1024 * 1024
 
 const app = uWS.App()
-if (mode === 'echo') {
+if (mode === 'echo' || mode === 'echo-open') {
+  // echo-open: with an (empty) open handler, as most applications have one.
   app.ws('/*', {
     maxPayloadLength: MAX_PAYLOAD,
     idleTimeout: 0,
+    open: mode === 'echo-open' ? () => {} : undefined,
     message: (ws, msg, isBinary) => {
       ws.send(msg, isBinary)
     },

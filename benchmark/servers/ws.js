@@ -1,5 +1,5 @@
 'use strict'
-// ws (v8) benchmark server. Usage: node ws.js [PORT] [echo|fanout]  (or env PORT, MODE)
+// ws (v8) benchmark server. Usage: node ws.js [PORT] [echo|echo-open|fanout]  (or env PORT, MODE)
 // Prints "READY <port>" when listening; exits on SIGTERM/SIGINT.
 // Fan-out the way ws users do it: loop client.send(msg) over the subscriber set
 // (ws has no backpressure limit; nothing is dropped).
@@ -16,7 +16,8 @@ const wss = new WebSocketServer({
   clientTracking: false,
 })
 
-if (mode === 'echo') {
+if (mode === 'echo' || mode === 'echo-open') {
+  // echo-open is the same here: `ws` always makes its object on connection.
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
   })
