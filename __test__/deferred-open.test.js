@@ -6,7 +6,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
-const { REPO, startServer, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred } = require('./helpers')
+const { REPO, WS, startServer, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred } = require('./helpers')
 
 const T = { timeout: 15000 }
 const N = 20
@@ -55,6 +55,26 @@ test('idle connections on a route without open handler get their WebSocket with 
     assert.ok(closes.every((c) => seen.has(c.ws)), 'close got the WebSocket its messages got')
   } finally {
     closeAll(clients)
+    s.close()
+  }
+})
+
+test('automatic pings and their pongs keep an idle connection alive without making its WebSocket', T, async () => {
+  const got = deferred()
+  const s = startServer({ '/*': { idleTimeout: 1, message: (ws, msg) => got.resolve(Buffer.from(msg).toString()) } })
+  try {
+    const c = await openClient(s.url())
+    let pings = 0
+    c.on('ping', () => pings++)
+    await sleep(1600)
+    assert.ok(pings >= 2, `pings seen: ${pings}`)
+    assert.equal(c.readyState, WS.OPEN, 'the pongs kept it open')
+    assert.equal(known(s.app), 0, 'pongs answered in Rust made a WebSocket')
+    c.send('still here')
+    assert.equal(await withTimeout(got.promise, 5000, 'message'), 'still here')
+    assert.equal(known(s.app), 1)
+    c.close()
+  } finally {
     s.close()
   }
 })

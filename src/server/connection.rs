@@ -177,6 +177,7 @@ async fn reject(stream: Stream, err: HandshakeError) -> Option<Upgraded> {
 /// Collects what the protocol core reports while one read is processed.
 struct Sink<'a> {
     batch: &'a mut Batch,
+    conn: &'a ConnShared,
     id: u32,
     policy: &'a Policy,
     /// Pongs to send, encoded.
@@ -189,12 +190,23 @@ struct Sink<'a> {
     discard: bool,
 }
 
+impl Sink<'_> {
+    /// The batch to queue an event for JS in, after the connection's deferred OPEN if it
+    /// has one. Only events JS hears of announce the connection: pings and pongs answered
+    /// here (`sendPingsAutomatically` keeping an idle connection alive) do not.
+    fn events(&mut self) -> &mut Batch {
+        self.conn.announce(self.batch);
+        self.batch
+    }
+}
+
 impl Handler for Sink<'_> {
     fn message(&mut self, binary: bool, payload: Payload<'_>) {
         if self.discard {
             return;
         }
-        self.batch.push_message(self.id, binary, payload);
+        let id = self.id;
+        self.events().push_message(id, binary, payload);
     }
 
     fn ping(&mut self, payload: &[u8]) {
@@ -202,13 +214,15 @@ impl Handler for Sink<'_> {
             encode_frame(self.replies, OpCode::Pong, true, payload, None);
         }
         if self.policy.has_ping_handler && !self.discard {
-            self.batch.push(self.id, kind::PING, 0, 0, payload);
+            let id = self.id;
+            self.events().push(id, kind::PING, 0, 0, payload);
         }
     }
 
     fn pong(&mut self, payload: &[u8]) {
         if self.policy.has_pong_handler && !self.discard {
-            self.batch.push(self.id, kind::PONG, 0, 0, payload);
+            let id = self.id;
+            self.events().push(id, kind::PONG, 0, 0, payload);
         }
     }
 
@@ -490,9 +504,9 @@ impl Connection {
         let conn = &self.conn;
         let answer_pings = conn.buffered_amount() <= PONG_QUEUE_LIMIT;
         let ((result, peer_close), full) = self.app.events.with_batch(|batch| {
-            conn.announce(batch);
             let mut sink = Sink {
                 batch,
+                conn,
                 id,
                 policy,
                 replies: &mut replies,
@@ -579,8 +593,10 @@ impl Connection {
                 Ok(n) => {
                     let mut replies = Vec::new();
                     let mut batch = Batch::default();
+                    // Discarding: nothing is queued for JS (so no deferred OPEN either).
                     let mut sink = Sink {
                         batch: &mut batch,
+                        conn: &self.conn,
                         id: self.id,
                         policy: &self.policy,
                         replies: &mut replies,
