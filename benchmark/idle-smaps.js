@@ -1,6 +1,6 @@
 'use strict'
 // Where a server's RSS per idle connection goes, by kind of mapping (Linux).
-// Usage: node benchmark/idle-smaps.js benchmark/servers/rsws.js   (or uws.mjs, ws.js)
+// Usage: node benchmark/idle-smaps.js benchmark/servers/rsws.js [echo|echo-open]   (or uws.mjs, ws.js)
 // Starts the benchmark server, sums the Rss change of its /proc/PID/smaps mappings from
 // before to 0.7 s after N (env N, default 10 000) raw clients (all at once, as
 // idle-memory.js) finished their handshake. "mimalloc arena" is the rsws addon's heap;
@@ -9,7 +9,7 @@
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const N = Number(process.env.N || 10000)
-const srv = spawn(process.execPath, [process.argv[2], '0', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } })
+const srv = spawn(process.execPath, [process.argv[2], '0', process.argv[3] || 'echo'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } })
 function smaps(pid) {
   const out = new Map(); let cur = null
   for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
