@@ -286,7 +286,7 @@ impl ConnShared {
 
     /// Queues the connection's deferred OPEN event, if it has one not yet queued. Called
     /// with the batch of every event about to be queued for this connection (and by
-    /// [`super::app::AppCore::announce_all`]), so JS always hears OPEN first.
+    /// [`super::app::AppCore::stop_deferring`]), so JS always hears OPEN first.
     pub fn announce(&self, batch: &mut Batch) {
         if !self.deferred_open.is_set() {
             return;
