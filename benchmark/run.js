@@ -10,8 +10,6 @@
 //   --servers LIST  subset of rsws,uws,ws (default all)
 //   --mem-warmup N  memory: open and close N connections before the idle sample (default 0),
 //                   so first-touched code pages and lazily built state are not counted
-//   --mem-open      memory, connect: the echo route also has an (empty) `open` handler, so
-//                   every server makes its JS WebSocket when the connection opens
 //   --compare N=DIR also run the rsws build in checkout DIR as server N (A/B runs; add N
 //                   to --servers when that is given)
 //   --out FILE      JSON results (default benchmark/results/latest.json)
@@ -33,7 +31,7 @@ const CLK_TCK = 100 // getconf CLK_TCK on Linux
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 3, secs: 2, warmup: 0.5, window: 64, memWarmup: 0, memOpen: false, quick: false, only: null, servers: null, out: null }
+  const o = { runs: 3, secs: 2, warmup: 0.5, window: 64, memWarmup: 0, quick: false, only: null, servers: null, out: null }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => {
@@ -45,7 +43,6 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = Number(next())
     else if (a === '--window') o.window = Math.max(1, parseInt(next(), 10))
     else if (a === '--mem-warmup') o.memWarmup = Math.max(0, parseInt(next(), 10))
-    else if (a === '--mem-open') o.memOpen = true
     else if (a === '--quick') o.quick = true
     else if (a === '--only') o.only = next().split(',')
     else if (a === '--servers') o.servers = next().split(',')
@@ -86,10 +83,11 @@ function scenarios(quick) {
     { kind: 'fanout', subs: 1000, size: 20 },
     { kind: 'fanout', subs: 1000, size: kib },
     { kind: 'memory', conns: 10000 },
+    { kind: 'memory', conns: 10000, open: true },
     { kind: 'connect', conns: 2000 },
   ]
   const picked = quick
-    ? [all[0], all[2], all[4], all[5], all[8], { kind: 'memory', conns: 2000 }, { kind: 'connect', conns: 1000 }]
+    ? [all[0], all[2], all[4], all[5], all[8], { kind: 'memory', conns: 2000 }, { kind: 'memory', conns: 2000, open: true }, { kind: 'connect', conns: 1000 }]
     : all
   for (const s of picked) s.name = scenarioName(s)
   return picked
@@ -102,7 +100,7 @@ function fmtSize(n) {
 function scenarioName(s) {
   if (s.kind === 'echo') return `echo ${s.conns} conns × ${fmtSize(s.size)}`
   if (s.kind === 'fanout') return `fanout 1→${s.subs} × ${fmtSize(s.size)}`
-  if (s.kind === 'memory') return `memory ${s.conns} idle conns`
+  if (s.kind === 'memory') return `memory ${s.conns} idle conns${s.open ? ', open handler' : ''}`
   return `connect ${s.conns} conns`
 }
 
@@ -240,7 +238,9 @@ function runLoadgen(args, { onLine, timeoutMs, keepStdin = false } = {}) {
 // ------------------------------------------------------------------ one run
 
 async function runOnce(sc, name, o) {
-  const mode = sc.kind === 'fanout' ? 'fanout' : sc.kind !== 'echo' && o.memOpen ? 'echo-open' : 'echo'
+  // `open`: the echo route also has an (empty) open handler, so every server makes its
+  // JS WebSocket when a connection opens (rsws makes it on the first event otherwise).
+  const mode = sc.kind === 'fanout' ? 'fanout' : sc.open ? 'echo-open' : 'echo'
   const srv = await startServer(name, mode)
   if (srv.unsupported) {
     await stopServer(srv.proc)
