@@ -13,6 +13,13 @@ const N = 20
 
 const known = (app) => app._sockets.filter((ws) => ws !== undefined).length
 
+/** Opens `n` clients that stay idle, and checks that JS made no WebSocket for them. */
+async function openIdle(s, n, clients) {
+  for (let i = 0; i < n; i++) clients.push(await openClient(s.url()))
+  await sleep(50)
+  assert.equal(known(s.app), 0, 'JS made WebSocket objects for idle connections')
+}
+
 test('idle connections on a route without open handler get their WebSocket with their first message', T, async () => {
   const seen = new Map()
   const closes = []
@@ -33,9 +40,7 @@ test('idle connections on a route without open handler get their WebSocket with 
   })
   const clients = []
   try {
-    for (let i = 0; i < N; i++) clients.push(await openClient(s.url()))
-    await sleep(100)
-    assert.equal(known(s.app), 0, 'JS made WebSocket objects for idle connections')
+    await openIdle(s, N, clients)
 
     for (const [i, c] of clients.entries()) c.send(`a${i}`)
     await Promise.all(clients.map((c, i) => collect(c, 1).then(([m]) => assert.equal(m.data.toString(), `a${i}`))))
@@ -109,9 +114,7 @@ test('app.close() closes idle connections whose WebSocket was not made yet, befo
   const s = startServer({ '/*': { message() {}, close: (ws, code) => codes.push(code) } })
   const clients = []
   try {
-    for (let i = 0; i < N; i++) clients.push(await openClient(s.url()))
-    await sleep(50)
-    assert.equal(known(s.app), 0)
+    await openIdle(s, N, clients)
     const closed = clients.map((c) => waitClose(c))
     s.app.close()
     assert.equal(codes.length, N, 'every close handler ran inside app.close()')
@@ -126,9 +129,7 @@ test('shutdown() ends idle connections whose WebSocket was not made yet', T, asy
   const s = startServer({ '/*': { message() {} } })
   const clients = []
   try {
-    for (let i = 0; i < N; i++) clients.push(await openClient(s.url()))
-    await sleep(50)
-    assert.equal(known(s.app), 0)
+    await openIdle(s, N, clients)
     const closed = clients.map((c) => waitClose(c))
     const result = await withTimeout(s.app.shutdown({ code: 1001, reason: 'bye', timeoutMs: 5000 }), 8000, 'shutdown')
     assert.deepEqual(result, { sockets: N, graceful: N, forced: 0 })
