@@ -6,6 +6,9 @@
 // Routes:
 //   /churn   echo; the message 'end' makes the server end the socket (1000, 'bye'),
 //            'close' makes it drop the socket (1006).
+//   /lazy    as /churn, but without an `open` handler: rsws makes each socket's
+//            WebSocket only with its first event (a message or the close), so waves
+//            here churn that path; every socket must still get exactly one `close`.
 //   /steady  the server sends sequence-numbered text messages ("<seq>:<padding>") on a
 //            timer while the socket is open. A send that returns 2 (dropped) does not
 //            use up its number, so the accepted messages (send returned 1 or 0) are
@@ -35,6 +38,8 @@ const stats = {
   inbound: 0,
   churnEchoes: 0,
   handlerErrors: 0,
+  /** closes on /lazy (no open handler, so no opens to count) */
+  lazyCloses: 0,
 }
 const live = new Set()
 const steady = new Set()
@@ -52,18 +57,32 @@ function onClose(ws, code) {
   steady.delete(ws)
 }
 
+const lazyClosed = new WeakSet()
+
+function churnMessage(ws, m, isBinary) {
+  const text = m.byteLength <= 5 ? Buffer.from(m).toString() : ''
+  if (text === 'end') return ws.end(1000, 'bye')
+  if (text === 'close') return ws.close()
+  stats.churnEchoes++
+  ws.send(m, isBinary)
+}
+
 const app = App()
   .ws('/churn', {
     idleTimeout: 60,
     open: onOpen,
     close: onClose,
-    message(ws, m, isBinary) {
-      const text = m.byteLength <= 5 ? Buffer.from(m).toString() : ''
-      if (text === 'end') return ws.end(1000, 'bye')
-      if (text === 'close') return ws.close()
-      stats.churnEchoes++
-      ws.send(m, isBinary)
+    message: churnMessage,
+  })
+  .ws('/lazy', {
+    idleTimeout: 60,
+    close(ws, code) {
+      stats.lazyCloses++
+      stats.closeCodes[code] = (stats.closeCodes[code] || 0) + 1
+      if (lazyClosed.has(ws)) stats.badCloses++
+      lazyClosed.add(ws)
     },
+    message: churnMessage,
   })
   .ws('/steady', {
     idleTimeout: 60,

@@ -6,8 +6,10 @@
 //   - no file-descriptor leak: the server's /proc/<pid>/fd count once everything closed
 //     is what it was at the warm baseline (after a warm-up wave, everything closed);
 //   - RSS (after a GC) returns within 10% of that warm baseline;
-//   - every `open` had exactly one `close` (server-side counters), and every client that
-//     opened saw exactly one close, with the code its way of closing implies;
+//   - every `open` had exactly one `close` (server-side counters; on odd waves' route,
+//     which has no `open` handler, every client connection exactly one `close`), and
+//     every client that opened saw exactly one close, with the code its way of closing
+//     implies;
 //   - no message that `send` accepted is lost before a clean close: on a steady socket
 //     the server ends cleanly with reason "n=<count accepted>" and the client must have
 //     received exactly messages 0 .. n-1, in order, before the close frame. When the
@@ -146,6 +148,8 @@ function nextSource() {
 const totals = {
   waves: 0,
   churnOpened: 0,
+  /** of them, on the route without an `open` handler (odd waves) */
+  lazyOpened: 0,
   churnClosed: 0,
   churnOpenFailures: 0,
   churnEchoes: 0,
@@ -190,7 +194,9 @@ async function pool(n, limit, task) {
 }
 
 async function churnWave(port, waveNo) {
-  const url = `ws://127.0.0.1:${port}/churn`
+  // Odd waves go to the route without an `open` handler (see soak-server.js).
+  const lazy = waveNo % 2 === 1
+  const url = `ws://127.0.0.1:${port}/${lazy ? 'lazy' : 'churn'}`
   const localAddress = nextSource()
   const clients = []
   const started = Date.now()
@@ -198,6 +204,7 @@ async function churnWave(port, waveNo) {
     const c = await openChurn(url, localAddress)
     if (!c) return
     totals.churnOpened++
+    if (lazy) totals.lazyOpened++
     c.on('error', () => {})
     c._soak = { closed: new Promise((resolve) => c.once('close', (code) => resolve(code))) }
     // Half of them exchange a message first.
@@ -366,7 +373,8 @@ async function main() {
   // RSS retained after a wave varies from wave to wave: measured from a baseline after one
   // wave, three 60 s runs ended 9-13% above it while the 10-minute run ended 3% above.
   let steady = steadyLoop(port)
-  for (let i = 0; i < WARMUP; i++) await churnWave(port, 0)
+  // Warm-up waves alternate routes too (wave 0 /churn, 1 /lazy, ...), so both are warm.
+  for (let i = 0; i < WARMUP; i++) await churnWave(port, i)
   await steady.stop()
   const warm = await quiescent(server, 'warm-up')
   console.log(`soak: warm baseline: ${warm.fds} fds, RSS ${mib(warm.rss)}`)
@@ -399,8 +407,9 @@ async function main() {
   if (s.badCloses) violation(`server: ${s.badCloses} closes of a socket not open (double close)`)
   if (s.inboundGaps) violation(`server: ${s.inboundGaps} client-to-server steady messages out of order or missing`)
   if (s.handlerErrors) violation(`server: ${s.handlerErrors} uncaught exceptions in handlers`)
-  const clientOpens = totals.churnOpened + totals.steadyOpened
+  const clientOpens = totals.churnOpened - totals.lazyOpened + totals.steadyOpened
   if (s.opens !== clientOpens) violation(`server saw ${s.opens} opens, clients opened ${clientOpens}`)
+  if (s.lazyCloses !== totals.lazyOpened) violation(`/lazy: the server saw ${s.lazyCloses} closes, clients opened ${totals.lazyOpened}`)
   if (totals.churnOpened !== totals.churnClosed) violation(`clients: ${totals.churnOpened} churn opens, ${totals.churnClosed} closes`)
   if (totals.steadyOpened !== totals.steadyClosed) violation(`clients: ${totals.steadyOpened} steady opens, ${totals.steadyClosed} closes`)
   if (s.steadyAccepted !== totals.steadyReceived) {
@@ -424,6 +433,7 @@ async function main() {
     ['steady messages server→client accepted / received / dropped (2)', `${s.steadyAccepted} / ${totals.steadyReceived} / ${s.steadyDropped}`],
     ['steady messages client→server sent / received (in order; late ones after a close are discarded)', `${totals.steadySent} / ${s.inbound - s.inboundGaps}`],
     ['server opens / closes', `${s.opens} / ${s.closes}`],
+    ['/lazy (no open handler): clients opened / server closes', `${totals.lazyOpened} / ${s.lazyCloses}`],
     ['server close codes', Object.entries(s.closeCodes).map(([k, v]) => `${k}: ${v}`).join(', ')],
     ['server fds: empty / warm baseline / end', `${empty.fds} / ${warm.fds} / ${end.fds}`],
     ['server V8 heap in use after GC: warm baseline / end', `${mib(warm.heapUsed)} / ${mib(end.heapUsed)}`],
