@@ -265,10 +265,7 @@ impl AppCore {
             self.lock_registry().release(id);
             return;
         }
-        self.events.with_batch(|b| {
-            conn.announce(b);
-            b.push(id, kind::CLOSE, 0, code, reason)
-        });
+        conn.queue_event(kind::CLOSE, 0, code, reason);
     }
 
     /// The JS App is gone (its object was collected, or its thread's environment torn

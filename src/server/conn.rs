@@ -298,6 +298,14 @@ impl ConnShared {
         }
     }
 
+    /// Queues one event of this connection for JS (after its deferred OPEN, if any).
+    pub fn queue_event(&self, kind: u8, flags: u8, extra: u16, payload: &[u8]) {
+        self.events.with_batch(|b| {
+            self.announce(b);
+            b.push(self.id, kind, flags, extra, payload)
+        });
+    }
+
     /// Whether the OPEN event is still deferred.
     pub fn open_deferred(&self) -> bool {
         self.deferred_open.is_set()
@@ -456,10 +464,7 @@ impl ConnShared {
         if limit > 0 && queued > limit {
             drop(out);
             if self.policy.has_dropped_handler() {
-                self.events.with_batch(|b| {
-                    self.announce(b);
-                    b.push(self.id, kind::DROPPED, binary as u8, 0, payload)
-                });
+                self.queue_event(kind::DROPPED, binary as u8, 0, payload);
             }
             if self.policy.close_on_backpressure_limit() {
                 self.set_command(command::ABORT);

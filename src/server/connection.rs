@@ -426,10 +426,7 @@ impl Connection {
                     return abnormal();
                 }
                 if self.policy.has_drain_handler && queued {
-                    self.app.events.with_batch(|b| {
-                        self.conn.announce(b);
-                        b.push(self.id, kind::DRAIN, 0, 0, &[])
-                    });
+                    self.conn.queue_event(kind::DRAIN, 0, 0, &[]);
                 }
                 return Poll::Ready(None);
             }
