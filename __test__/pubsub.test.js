@@ -207,6 +207,30 @@ test('a slow subscriber drops past maxBackpressure without slowing the others', 
   s.close()
 })
 
+test('thousands of subscribers closing in one batch all leave their topics', { timeout: 60000 }, async () => {
+  // The CLOSE events of a mass disconnect reach JS in one dispatch; the RELEASE commands
+  // JS answers them with pass the outbox's auto-flush size on the way, and a socket
+  // released before its close handling left its topics stayed subscribed for ever.
+  const N = 8000
+  let closes = 0
+  const s = serve({ idleTimeout: 0, open: (ws) => ws.subscribe('all'), close: () => closes++ })
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures/raw-subscribers.js'), s.port, N], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  await until(() => out.includes('READY'), 'the subscribers', 45000)
+  await until(() => s.app.numSubscribers('all') === N, `${N} subscriptions`)
+  const exited = new Promise((r) => child.on('exit', r))
+  child.stdin.write('EXIT\n')
+  // Keep this thread busy while the peers go, so that their closes queue up together.
+  const until2 = Date.now() + 1500
+  while (Date.now() < until2);
+  await exited
+  await until(() => closes === N, 'every close handler', 20000)
+  assert.equal(s.app.numSubscribers('all'), 0)
+  assert.deepEqual(s.app.getTopics(), [])
+  s.close()
+})
+
 test('10 000 subscribers on one topic, and 10 000 topics with one subscriber each', { timeout: 120000 }, async () => {
   const s = serve({
     idleTimeout: 0,

@@ -467,11 +467,17 @@ class TemplatedApp {
             case CLOSE: {
               const ws = this._sockets[id]
               this._sockets[id] = undefined
-              this._out.command(id, op.RELEASE, 0, 0)
-              for (const waiter of this._closeWaiters) waiter(id, extra)
-              if (ws === undefined) break
-              this._releaseRef()
-              this._closed(ws, extra, b.subarray(start, start + len))
+              try {
+                for (const waiter of this._closeWaiters) waiter(id, extra)
+                if (ws !== undefined) {
+                  this._releaseRef()
+                  this._closed(ws, extra, b.subarray(start, start + len))
+                }
+              } finally {
+                // Only now may Rust reuse the id: leaving the socket's topics (in _closed)
+                // needs it, and any command may flush the outbox (past AUTO_FLUSH).
+                this._out.command(id, op.RELEASE, 0, 0)
+              }
               break
             }
             case PING:
