@@ -149,7 +149,9 @@ export interface WebSocketBehavior<UserData> {
 }
 
 export interface AppOptions {
-  /** I/O threads of the process-wide runtime (the first App decides). */
+  /** I/O threads of the process-wide runtime (the first App decides; default: cores - 1,
+   * 1 to 8). rsws, Linux: `0` runs this App's sockets on its own JS thread's event loop
+   * instead (no thread hop per message, as uWS.js; I/O waits while a handler runs). */
   ioThreads?: number
   /** Join the process-wide topic space of this name (shared with apps in other worker threads). */
   pubsub?: string

@@ -7,7 +7,7 @@
 //   --window N      fan-out: max messages the publisher is ahead of the average subscriber (default 64)
 //   --quick         1 run, 2 s, fewer scenarios
 //   --only KIND     echo | fanout | memory | connect (comma-separated allowed)
-//   --servers LIST  subset of rsws,uws,ws (default all)
+//   --servers LIST  subset of rsws,rsws0,uws,ws (default all; rsws0: rsws with ioThreads 0)
 //   --mem-warmup N  memory: open and close N connections before the idle sample (default 0),
 //                   so first-touched code pages and lazily built state are not counted
 //   --compare N=DIR also run the rsws build in checkout DIR as server N (A/B runs; add N
@@ -66,6 +66,8 @@ function parseArgs(argv) {
 
 const SERVERS = {
   rsws: { label: 'rsws', file: 'rsws.js' },
+  // rsws with `ioThreads: 0`: sockets on the JS thread's event loop.
+  rsws0: { label: 'rsws io0', file: 'rsws.js', env: { RSWS_IO_THREADS: '0' } },
   uws: { label: 'uWS.js', file: 'uws.mjs' },
   ws: { label: 'ws', file: 'ws.js' },
 }
@@ -166,6 +168,7 @@ function startServer(name, mode) {
   const file = path.resolve(__dirname, 'servers', SERVERS[name].file)
   const proc = spawn(process.execPath, [file, '0', mode], {
     cwd: ROOT,
+    env: { ...process.env, ...SERVERS[name].env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
@@ -413,14 +416,13 @@ function renderTables(scs, summary, names) {
   const has = (n) => names.includes(n)
   const out = []
   const cell = (s, f) => (s.skipped ? 'skip' : s.runs ? f(s) : 'FAIL')
-  const ratioCols = (k) => [
-    ...(has('rsws') && has('uws') ? [`${k} rsws/uWS`] : []),
-    ...(has('rsws') && has('ws') ? [`${k} rsws/ws`] : []),
-  ]
-  const ratios = (S, key) => [
-    ...(has('rsws') && has('uws') ? [fmtRatio(S.rsws[key], S.uws[key])] : []),
-    ...(has('rsws') && has('ws') ? [fmtRatio(S.rsws[key], S.ws[key])] : []),
-  ]
+  // Ratios of each rsws server present (rsws, rsws0) against uWS.js and ws.
+  const pairs = ['rsws', 'rsws0']
+    .filter(has)
+    .flatMap((m) => ['uws', 'ws'].filter(has).map((ref) => [m, ref]))
+  const short = (n) => ({ rsws: 'rsws', rsws0: 'io0', uws: 'uWS', ws: 'ws' })[n]
+  const ratioCols = (k) => pairs.map(([m, ref]) => `${k ? k + ' ' : ''}${short(m)}/${short(ref)}`)
+  const ratios = (S, key) => pairs.map(([m, ref]) => fmtRatio(S[m][key], S[ref][key]))
   for (const kind of ['echo', 'fanout']) {
     const rows = scs.filter((s) => s.kind === kind)
     if (!rows.length) continue
@@ -457,8 +459,7 @@ function renderTables(scs, summary, names) {
     const header = [
       'scenario',
       ...names.map((n) => `${lbl(n)}`),
-      ...(has('rsws') && has('uws') ? ['rsws/uWS'] : []),
-      ...(has('rsws') && has('ws') ? ['rsws/ws'] : []),
+      ...ratioCols(''),
       ...names.map((n) => `${lbl(n)} CPU µs/conn`),
     ]
     const body = []

@@ -96,11 +96,14 @@ class TemplatedApp {
     if (options.pubsub !== undefined && typeof options.pubsub !== 'string') {
       throw new TypeError('options.pubsub must be the name of a shared topic space')
     }
-    const { maxConnections = 0 } = options
+    const { maxConnections = 0, ioThreads } = options
+    if (ioThreads !== undefined && (!Number.isInteger(ioThreads) || ioThreads < 0 || ioThreads > 64)) {
+      throw new TypeError('options.ioThreads must be an integer from 0 (I/O on this thread) to 64')
+    }
     if (!Number.isInteger(maxConnections) || maxConnections < 0 || maxConnections > 0xffffffff) {
       throw new TypeError('options.maxConnections must be a non-negative integer (0 = no limit)')
     }
-    this._native = new NativeApp(wakeCallback(this), options.ioThreads, options.pubsub, maxConnections)
+    this._native = new NativeApp(wakeCallback(this), ioThreads, options.pubsub, maxConnections)
     /** Event batches up to this size are copied here (see `_onWake`). */
     this._inbox = Buffer.allocUnsafe(INBOX)
     /** Native buffers the I/O threads write event records into: a batch that fits in one

@@ -1,5 +1,6 @@
 //! The napi surface: converts between JS values and the server layer, nothing else.
 
+mod local_loop;
 mod tls;
 mod wake;
 
@@ -74,9 +75,21 @@ impl NativeApp {
         max_connections: Option<u32>,
     ) -> Result<Self> {
         runtime::set_tidy(tidy_allocator);
-        runtime::get(io_threads.map(|n| n as usize));
+        // `ioThreads: 0` (or RSWS_IO_THREADS=0): this thread's own runtime, on its event
+        // loop; where that is unavailable, the process-wide runtime.
+        let local = match runtime::threads_from_env() {
+            Some(n) => n == 0,
+            None => io_threads == Some(0),
+        };
+        let local = local.then(|| local_loop::handle(env.raw()).ok()).flatten();
+        if local.is_none() {
+            runtime::get(io_threads.map(|n| n as usize));
+        }
         let waker = unsafe { JsWaker::new(env.raw(), on_wake.raw()) }?;
         let core = AppCore::new(Box::new(waker.clone()), publish::engine(pubsub.as_deref()));
+        if let Some(handle) = local {
+            core.set_runtime(handle);
+        }
         core.set_max_connections(max_connections.unwrap_or(0) as usize);
         Ok(NativeApp {
             core,

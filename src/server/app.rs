@@ -86,6 +86,9 @@ pub struct AppCore {
     pub http: super::http::HttpState,
     /// `SSLApp`: the TLS configuration its listeners accept with.
     pub tls: std::sync::OnceLock<Arc<super::tls::TlsServer>>,
+    /// The runtime this App's sockets run on: a [`super::local::LocalRuntime`] of its JS
+    /// thread (`ioThreads: 0`), or by default the process-wide one.
+    runtime: std::sync::OnceLock<tokio::runtime::Handle>,
 }
 
 /// A connection's place under `maxConnections`, given back when it is dropped.
@@ -122,7 +125,22 @@ impl AppCore {
             connections: AtomicUsize::new(0),
             http: super::http::HttpState::default(),
             tls: std::sync::OnceLock::new(),
+            runtime: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Runs this App's sockets on `handle` instead of the process-wide runtime (before
+    /// it first listens).
+    pub fn set_runtime(&self, handle: tokio::runtime::Handle) {
+        let _ = self.runtime.set(handle);
+    }
+
+    /// The runtime this App's listeners and connections run on.
+    pub fn runtime(&self) -> tokio::runtime::Handle {
+        match self.runtime.get() {
+            Some(handle) => handle.clone(),
+            None => super::runtime::get(None).handle().clone(),
+        }
     }
 
     /// Registers a `.ws()` route; returns its index (used in OPEN events).

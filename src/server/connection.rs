@@ -60,7 +60,7 @@ pub async fn serve(app: Arc<AppCore>, stream: Stream, peer: SocketAddr) {
         Some(ending) => c.finish_boxed(ending).await,
         // The open connection runs in a task of its own: this one's future also holds
         // what the upgrade phase needed, for as long as it lives.
-        None => drop(tokio::spawn(c.serve())),
+        None => drop(super::local::spawn(c.serve())),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::app::AppCore;
 use super::connection;
-use super::runtime;
+use super::local;
 use super::stream::Stream;
 use super::tls_stream;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -96,11 +96,11 @@ fn bind(addr: SocketAddr, exclusive: bool) -> std::io::Result<std::net::TcpListe
 }
 
 fn start(app: &Arc<AppCore>, socket: std::net::TcpListener) -> std::io::Result<Listener> {
-    let rt = runtime::get(None);
+    let rt = app.runtime();
     let _guard = rt.enter();
     let socket = Arc::new(TcpListener::from_std(socket)?);
     let port = socket.local_addr()?.port();
-    let task = rt.spawn(accept_loop(app.clone(), socket.clone()));
+    let task = local::spawn_on(&rt, accept_loop(app.clone(), socket.clone()));
     Ok(Listener {
         port,
         socket: Bound::Tcp(socket),
@@ -123,10 +123,10 @@ pub fn listen_unix(app: &Arc<AppCore>, path: &str) -> std::io::Result<Listener> 
     }
     let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
     std_listener.set_nonblocking(true)?;
-    let rt = runtime::get(None);
+    let rt = app.runtime();
     let _guard = rt.enter();
     let socket = Arc::new(UnixListener::from_std(std_listener)?);
-    let task = rt.spawn(accept_unix(app.clone(), socket.clone()));
+    let task = local::spawn_on(&rt, accept_unix(app.clone(), socket.clone()));
     Ok(Listener {
         port: 0,
         socket: Bound::Unix(path),
@@ -168,12 +168,12 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Into<Stream> + Send + 'static,
 {
     match app.tls.get() {
-        None => drop(tokio::spawn(connection::serve(
+        None => drop(local::spawn(connection::serve(
             app.clone(),
             socket.into(),
             peer,
         ))),
-        Some(tls) => drop(tokio::spawn(tls_stream::serve(
+        Some(tls) => drop(local::spawn(tls_stream::serve(
             app.clone(),
             tls.clone(),
             socket,

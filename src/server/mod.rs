@@ -8,6 +8,7 @@ pub mod connection;
 pub mod events;
 pub mod http;
 pub mod listener;
+pub mod local;
 pub mod outbox;
 pub mod pages;
 pub mod publish;

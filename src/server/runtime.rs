@@ -69,9 +69,18 @@ fn tidy_later() {
     if PENDING.swap(true, Ordering::AcqRel) {
         return;
     }
-    handle.spawn(async {
+    /// Clears `PENDING` however the task ends: also when its runtime (an App's local
+    /// one) is dropped before it ran.
+    struct Pending;
+    impl Drop for Pending {
+        fn drop(&mut self) {
+            PENDING.store(false, Ordering::Release);
+        }
+    }
+    let pending = Pending;
+    super::local::spawn_on(&handle, async move {
         tokio::time::sleep(TIDY_INTERVAL).await;
-        PENDING.store(false, Ordering::Release);
+        drop(pending);
         tidy_rate_limited();
     });
 }
@@ -82,13 +91,18 @@ pub fn default_threads() -> usize {
     cores.saturating_sub(1).clamp(1, 8)
 }
 
+/// The I/O thread count set by the environment variable `RSWS_IO_THREADS`, if any.
+pub fn threads_from_env() -> Option<usize> {
+    std::env::var("RSWS_IO_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// The runtime, created on first use with `threads` I/O threads (later values are ignored;
 /// the environment variable `RSWS_IO_THREADS` overrides).
 pub fn get(threads: Option<usize>) -> &'static Runtime {
     RUNTIME.get_or_init(|| {
-        let n = std::env::var("RSWS_IO_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
+        let n = threads_from_env()
             .or(threads)
             .unwrap_or_else(default_threads)
             .max(1);
