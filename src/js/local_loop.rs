@@ -29,6 +29,7 @@ extern "C" {
         timeout: u64,
         repeat: u64,
     ) -> c_int;
+    fn uv_timer_stop(handle: *mut c_void) -> c_int;
     fn uv_unref(handle: *mut c_void);
     fn uv_close(handle: *mut c_void, cb: unsafe extern "C" fn(*mut c_void));
 }
@@ -44,6 +45,8 @@ struct Driver {
     local: LocalRuntime,
     poll: *mut c_void,
     timer: *mut c_void,
+    /// The timer runs: while any task lives on the runtime.
+    ticking: std::cell::Cell<bool>,
 }
 
 thread_local! {
@@ -90,11 +93,16 @@ unsafe fn install(env: sys::napi_env, local: LocalRuntime) -> std::io::Result<Dr
         return Err(uv_error("uv_timer_init", r));
     }
     uv_poll_start(poll, UV_READABLE, on_readable);
-    uv_timer_start(timer, on_tick, TICK_MS, TICK_MS);
     uv_unref(poll);
     uv_unref(timer);
     sys::napi_add_env_cleanup_hook(env, Some(cleanup), ptr::null_mut());
-    Ok(Driver { local, poll, timer })
+    // The timer starts with the first task (a listener), on the drive its spawn causes.
+    Ok(Driver {
+        local,
+        poll,
+        timer,
+        ticking: std::cell::Cell::new(false),
+    })
 }
 
 /// Room for a libuv handle (uv_poll_t and uv_timer_t are 100-200 bytes).
@@ -133,6 +141,14 @@ fn drive() {
                 // Stopped with work left that the descriptor may not show: once more as
                 // soon as the loop has run its other callbacks.
                 unsafe { uv_timer_start(driver.timer, on_tick, 0, TICK_MS) };
+                driver.ticking.set(true);
+            } else if driver.local.is_idle() {
+                // No listener, no socket: no wake-ups for an App that is not serving.
+                if driver.ticking.replace(false) {
+                    unsafe { uv_timer_stop(driver.timer) };
+                }
+            } else if !driver.ticking.replace(true) {
+                unsafe { uv_timer_start(driver.timer, on_tick, TICK_MS, TICK_MS) };
             }
         })
     });

@@ -81,6 +81,12 @@ impl LocalRuntime {
         self.rt.handle()
     }
 
+    /// No task lives on the runtime (so no timer either): nothing to drive until a spawn,
+    /// which shows on the descriptor.
+    pub fn is_idle(&self) -> bool {
+        self.rt.metrics().num_alive_tasks() == 0
+    }
+
     /// Runs the runtime until a round (the ready tasks, then I/O and timers polled without
     /// blocking) polls no task. False if it stopped after `MAX_ROUNDS` with work left: the
     /// owner must drive again soon (the descriptor may not say so).
@@ -265,6 +271,25 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         local.drive();
         assert!(done.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn idle_until_a_task_is_spawned_and_again_once_it_ended() {
+        let local = LocalRuntime::new().unwrap();
+        assert!(local.is_idle());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        spawn_on(local.handle(), async move {
+            let _ = rx.await;
+        });
+        assert!(
+            readable(local.fd()),
+            "a spawn from outside shows on the descriptor"
+        );
+        local.drive();
+        assert!(!local.is_idle());
+        tx.send(()).unwrap();
+        local.drive();
+        assert!(local.is_idle());
     }
 
     #[test]
