@@ -42,6 +42,7 @@ const UV_READABLE: c_int = 1;
 const TICK_MS: u64 = 25;
 
 struct Driver {
+    env: sys::napi_env,
     local: LocalRuntime,
     poll: *mut c_void,
     timer: *mut c_void,
@@ -98,6 +99,7 @@ unsafe fn install(env: sys::napi_env, local: LocalRuntime) -> std::io::Result<Dr
     sys::napi_add_env_cleanup_hook(env, Some(cleanup), ptr::null_mut());
     // The timer starts with the first task (a listener), on the drive its spawn causes.
     Ok(Driver {
+        env,
         local,
         poll,
         timer,
@@ -137,7 +139,11 @@ fn drive() {
         DRIVER.with(|d| {
             let Ok(d) = d.try_borrow() else { return };
             let Some(driver) = &*d else { return };
-            if !driver.local.drive() {
+            // Apps woken while driving are called right after, on this callback.
+            super::wake::set_driving(driver.env);
+            let done = driver.local.drive();
+            super::wake::set_driving(ptr::null_mut());
+            if !done {
                 // Stopped with work left that the descriptor may not show: once more as
                 // soon as the loop has run its other callbacks.
                 unsafe { uv_timer_start(driver.timer, on_tick, 0, TICK_MS) };
@@ -150,7 +156,9 @@ fn drive() {
             } else if !driver.ticking.replace(true) {
                 unsafe { uv_timer_start(driver.timer, on_tick, TICK_MS, TICK_MS) };
             }
-        })
+        });
+        // Outside the borrow: JS may make another App, and with it ask for the driver.
+        super::wake::call_pending();
     });
 }
 

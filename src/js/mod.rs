@@ -85,7 +85,7 @@ impl NativeApp {
         if local.is_none() {
             runtime::get(io_threads.map(|n| n as usize));
         }
-        let waker = unsafe { JsWaker::new(env.raw(), on_wake.raw()) }?;
+        let waker = unsafe { JsWaker::new(env.raw(), on_wake.raw(), local.is_some()) }?;
         let core = AppCore::new(Box::new(waker.clone()), publish::engine(pubsub.as_deref()));
         if let Some(handle) = local {
             core.set_runtime(handle);
