@@ -2,8 +2,8 @@
 // Benchmark runner: rsws vs uWebSockets.js vs ws.   npm run bench [-- options]
 //
 //   --runs N        runs per server and scenario (default 3)
-//   --secs S        measured seconds per echo/fan-out run (default 2)
-//   --warmup S      warm-up seconds before each measured window (default 0.5)
+//   --secs S        measured seconds per echo/fan-out run (default 1.5)
+//   --warmup S      warm-up seconds before each measured window (default 0.3)
 //   --window N      fan-out: max messages the publisher is ahead of the average subscriber (default 64)
 //   --quick         1 run, 2 s, fewer scenarios
 //   --only KIND     echo | fanout | memory | connect (comma-separated allowed)
@@ -31,7 +31,7 @@ const CLK_TCK = 100 // getconf CLK_TCK on Linux
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 3, secs: 2, warmup: 0.5, window: 64, memWarmup: 0, quick: false, only: null, servers: null, out: null }
+  const o = { runs: 3, secs: 1.5, warmup: 0.3, window: 64, memWarmup: 0, quick: false, only: null, servers: null, out: null }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => {
