@@ -33,10 +33,10 @@ const BIG_BACKPRESSURE = 64 * 1024 * 1024
 
 /**
  * Starts a server with the given routes ({ pattern: behavior } or [[pattern, behavior], ...])
- * on port 0. Returns { app, port, token, close() }.
+ * on port 0 (`appOptions`: passed to `App()`). Returns { app, port, token, close() }.
  */
-function startServer(routes, { host } = {}) {
-  const app = App()
+function startServer(routes, { host, appOptions } = {}) {
+  const app = App(appOptions)
   const entries = Array.isArray(routes) ? routes : Object.entries(routes)
   for (const [pattern, behavior] of entries) app.ws(pattern, behavior)
   let token

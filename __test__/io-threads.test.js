@@ -9,25 +9,15 @@ const fs = require('node:fs')
 const net = require('node:net')
 const { spawn } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
-const { REPO, WS, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred } = require('./helpers')
-const { App, us_listen_socket_close, us_socket_local_port } = require(REPO)
+const { REPO, startServer, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred } = require('./helpers')
+const { App } = require(REPO)
 
 const T = { timeout: 20000 }
 // RSWS_IO_THREADS (set by whoever runs the suite) overrides the option.
 const envThreads = process.env.RSWS_IO_THREADS
 
 /** An App with `ioThreads: 0` and `routes`, listening on port 0. */
-function startLocal(routes) {
-  const app = App({ ioThreads: 0 })
-  for (const [pattern, behavior] of Object.entries(routes)) app.ws(pattern, behavior)
-  let token
-  app.listen(0, (t) => {
-    token = t
-  })
-  if (!token) throw new Error('listen failed')
-  const port = us_socket_local_port(token)
-  return { app, port, url: (p = '/') => `ws://127.0.0.1:${port}${p}`, close: () => us_listen_socket_close(token) }
-}
+const startLocal = (routes) => startServer(routes, { appOptions: { ioThreads: 0 } })
 
 const ioThreadNames = () =>
   fs
