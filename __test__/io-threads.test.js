@@ -6,10 +6,9 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const net = require('node:net')
 const { spawn } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
-const { REPO, startServer, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred } = require('./helpers')
+const { REPO, startServer, RawClient, upgradeRequest, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred } = require('./helpers')
 const { App } = require(REPO)
 
 const T = { timeout: 20000 }
@@ -80,19 +79,15 @@ test('idleTimeout closes a silent connection with 1006, driven by the loop\'s ti
   })
   try {
     // A raw client that answers nothing.
-    const sock = net.connect(s.port, '127.0.0.1')
-    await new Promise((r) => sock.once('connect', r))
-    sock.resume()
-    sock.write(
-      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    )
+    const raw = new RawClient(s.port)
+    await withTimeout(raw.connected, 5000, 'TCP connect')
+    await raw.write(upgradeRequest('/', { port: s.port }))
     const start = Date.now()
-    const ended = new Promise((r) => sock.once('close', r))
     assert.equal(await withTimeout(closed.promise, 6000, 'idle close'), 1006)
     const took = Date.now() - start
     assert.ok(took >= 900 && took < 5000, `closed after ${took} ms`)
-    await withTimeout(ended, 5000, 'socket closed')
+    assert.equal(raw.status(), 101)
+    await withTimeout(raw.ended, 5000, 'socket closed')
   } finally {
     s.close()
   }
@@ -102,7 +97,7 @@ test('backpressure builds up and drains to a slow reader, with every byte in ord
   const drained = deferred()
   const CHUNK = 64 * 1024
   const COUNT = 64
-  let statuses = []
+  const statuses = []
   let peak = 0
   const s = startLocal({
     '/*': {
@@ -134,7 +129,6 @@ test('backpressure builds up and drains to a slow reader, with every byte in ord
     msgs.forEach((m, i) => assert.ok(m.data.length === CHUNK && m.data.every((b) => b === (i & 0xff)), `chunk ${i}`))
     await withTimeout(drained.promise, 5000, 'drain')
   } finally {
-    statuses = []
     await closeAll(clients)
     s.close()
   }

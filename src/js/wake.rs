@@ -71,6 +71,37 @@ pub fn call_pending() {
 }
 
 impl Direct {
+    /// None if N-API refuses (the threadsafe function then serves every wake).
+    unsafe fn new(
+        env: sys::napi_env,
+        func: sys::napi_value,
+        name: sys::napi_value,
+        handle: Arc<Mutex<Option<Handle>>>,
+    ) -> Option<Arc<Direct>> {
+        let mut func_ref = ptr::null_mut();
+        let mut resource = ptr::null_mut();
+        let mut context = ptr::null_mut();
+        unsafe {
+            // Weak (count 0): the function closes over the App.
+            if sys::napi_create_reference(env, func, 0, &mut func_ref) != sys::Status::napi_ok {
+                return None;
+            }
+            if sys::napi_create_object(env, &mut resource) != sys::Status::napi_ok
+                || sys::napi_async_init(env, resource, name, &mut context) != sys::Status::napi_ok
+            {
+                sys::napi_delete_reference(env, func_ref);
+                return None;
+            }
+        }
+        Some(Arc::new(Direct {
+            env,
+            func: func_ref,
+            context,
+            pending: AtomicBool::new(false),
+            handle,
+        }))
+    }
+
     unsafe fn call(&self) {
         let env = self.env;
         let mut scope = ptr::null_mut();
@@ -213,39 +244,6 @@ impl JsWaker {
                 );
             }
         }
-    }
-}
-
-impl Direct {
-    /// None if N-API refuses (the threadsafe function then serves every wake).
-    unsafe fn new(
-        env: sys::napi_env,
-        func: sys::napi_value,
-        name: sys::napi_value,
-        handle: Arc<Mutex<Option<Handle>>>,
-    ) -> Option<Arc<Direct>> {
-        let mut func_ref = ptr::null_mut();
-        let mut resource = ptr::null_mut();
-        let mut context = ptr::null_mut();
-        unsafe {
-            // Weak (count 0): the function closes over the App.
-            if sys::napi_create_reference(env, func, 0, &mut func_ref) != sys::Status::napi_ok {
-                return None;
-            }
-            if sys::napi_create_object(env, &mut resource) != sys::Status::napi_ok
-                || sys::napi_async_init(env, resource, name, &mut context) != sys::Status::napi_ok
-            {
-                sys::napi_delete_reference(env, func_ref);
-                return None;
-            }
-        }
-        Some(Arc::new(Direct {
-            env,
-            func: func_ref,
-            context,
-            pending: AtomicBool::new(false),
-            handle,
-        }))
     }
 }
 
