@@ -10,6 +10,9 @@
 //   --servers LIST  subset of rsws,rsws0,uws,ws (default all; rsws0: rsws with ioThreads 0)
 //   --mem-warmup N  memory: open and close N connections before the idle sample (default 0),
 //                   so first-touched code pages and lazily built state are not counted
+//   --mem-traffic S memory: S seconds of echo traffic (10 conns x 1 KiB) before the idle
+//                   sample (default 0): every server has then compiled its hot JS, as a
+//                   server that has served traffic has
 //   --compare N=DIR also run the rsws build in checkout DIR as server N (A/B runs; add N
 //                   to --servers when that is given)
 //   --out FILE      JSON results (default benchmark/results/latest.json)
@@ -31,7 +34,7 @@ const CLK_TCK = 100 // getconf CLK_TCK on Linux
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 3, secs: 1.5, warmup: 0.3, window: 64, memWarmup: 0, quick: false, only: null, servers: null, out: null }
+  const o = { runs: 3, secs: 1.5, warmup: 0.3, window: 64, memWarmup: 0, memTraffic: 0, quick: false, only: null, servers: null, out: null }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => {
@@ -43,6 +46,7 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = Number(next())
     else if (a === '--window') o.window = Math.max(1, parseInt(next(), 10))
     else if (a === '--mem-warmup') o.memWarmup = Math.max(0, parseInt(next(), 10))
+    else if (a === '--mem-traffic') o.memTraffic = Math.max(0, Number(next()))
     else if (a === '--quick') o.quick = true
     else if (a === '--only') o.only = next().split(',')
     else if (a === '--servers') o.servers = next().split(',')
@@ -53,7 +57,7 @@ function parseArgs(argv) {
       SERVERS[name] = { label: name, file: path.resolve(dir, 'benchmark', 'servers', 'rsws.js') }
     }
     else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 17).join('\n'))
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 20).join('\n'))
       process.exit(0)
     } else throw new Error(`unknown option ${a}`)
   }
@@ -302,6 +306,11 @@ async function runOnce(sc, name, o) {
       if (sc.kind === 'memory' && o.memWarmup > 0) {
         // Connections opened and closed at once (the loadgen exits), then time to settle.
         await runLoadgen(['connect', '--url', url, '--conns', String(o.memWarmup), '--hold', '0'], { timeoutMs: 60000 })
+        await sleep(1500)
+      }
+      if (sc.kind === 'memory' && o.memTraffic > 0) {
+        const args = ['echo', '--url', url, '--conns', '10', '--size', '1024', '--secs', String(o.memTraffic), '--warmup', '0']
+        await runLoadgen(args, { timeoutMs: 60000 + o.memTraffic * 1000 })
         await sleep(1500)
       }
       const rss0 = procRssKiB(proc.pid)
@@ -563,6 +572,9 @@ async function main() {
   meta.elapsed_s = (Date.now() - t0) / 1000
   meta.loadavg_end = require('os').loadavg()
   console.log(`\n${table}`)
+  if (o.memWarmup > 0 || o.memTraffic > 0) {
+    console.log(`memory: sampled after ${o.memWarmup} connections opened and closed and ${o.memTraffic} s of echo traffic`)
+  }
   console.log(`medians of ${o.runs} run(s); total ${meta.elapsed_s.toFixed(0)} s; load average at end ${meta.loadavg_end.map((x) => x.toFixed(2)).join(' ')}`)
   const outFile = o.out || path.join(__dirname, 'results', 'latest.json')
   fs.mkdirSync(path.dirname(outFile), { recursive: true })
