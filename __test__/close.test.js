@@ -107,6 +107,34 @@ test('server end() with no arguments: client sees a normal close without a statu
   }
 })
 
+test('server end(1005 | 1006 | 1015): an empty close goes out (those codes must not be sent), the handler sees the code', T, async () => {
+  for (const code of [1005, 1006, 1015]) {
+    const codes = []
+    const s = startServer({
+      '/*': {
+        open(ws) {
+          ws.end(code, 'not sent')
+        },
+        close(ws, c) {
+          codes.push(c)
+        },
+      },
+    })
+    const c = new (require('ws'))(s.url())
+    const errors = []
+    c.on('error', (e) => errors.push(e.message))
+    try {
+      const client = await waitClose(c)
+      // A close frame carrying the code would be a protocol error for the client (1002).
+      assert.deepEqual([client.code, errors], [1005, []], `end(${code})`)
+      assert.deepEqual(codes, [code])
+    } finally {
+      c.terminate()
+      s.close()
+    }
+  }
+})
+
 test('messages sent before end() are delivered before the close frame', T, async () => {
   const s = startServer({
     '/*': {

@@ -382,14 +382,17 @@ test('large messages from several connections in one batch go to the right socke
   }
 })
 
-test('send() statuses: 1 when written, 0 under backpressure, 2 dropped past maxBackpressure (default 64 KiB)', T, async () => {
+test('send() statuses: 1 when written, 0 when the socket did not take it all, 2 dropped past maxBackpressure (default 64 KiB)', T, async () => {
+  // As uWS.js: the status says what the socket took, so the big message must be larger
+  // than loopback's socket buffers (a few MiB) to be left partly queued.
+  const BIG = 32 * 1024 * 1024
   const statuses = deferred()
   const s = startServer({
     '/*': {
       open(ws) {
         try {
           const small = ws.send('small')
-          const big = ws.send(Buffer.alloc(200 * 1024, 3), true)
+          const big = ws.send(Buffer.alloc(BIG, 3), true)
           const buffered = ws.getBufferedAmount()
           const dropped = ws.send('dropped')
           statuses.resolve({ small, big, dropped, buffered })
@@ -405,8 +408,10 @@ test('send() statuses: 1 when written, 0 under backpressure, 2 dropped past maxB
   try {
     const r = await withTimeout(statuses.promise, 5000, 'open')
     assert.equal(r.small, 1, 'small send status')
-    assert.equal(r.big, 0, 'send over the limit status (BACKPRESSURE)')
-    assert.ok(r.buffered >= 200 * 1024, `getBufferedAmount ${r.buffered}`)
+    assert.equal(r.big, 0, 'send the socket did not take whole (BACKPRESSURE)')
+    // What is queued, counted once: at most the frame (it was counted twice until the
+    // next turn, as the bytes packed in JS and again as queued in Rust).
+    assert.ok(r.buffered > 64 * 1024 && r.buffered <= BIG + 10, `getBufferedAmount ${r.buffered}`)
     assert.equal(r.dropped, 2, 'send while over the limit status (DROPPED)')
     await withTimeout(
       (async () => {
@@ -416,7 +421,7 @@ test('send() statuses: 1 when written, 0 under backpressure, 2 dropped past maxB
       () => `2 messages (got ${JSON.stringify(got)})`,
     )
     await sleep(100)
-    assert.deepEqual(got, ['small', `bin:${200 * 1024}`])
+    assert.deepEqual(got, ['small', `bin:${BIG}`])
   } finally {
     c.terminate()
     s.close()

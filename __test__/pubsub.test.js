@@ -66,6 +66,33 @@ test('ws.publish skips the sender, app.publish reaches everyone, publishToSelf i
   self.close()
 })
 
+test('isBinary decides the opcode of a publish, for strings as for binary messages', async () => {
+  const s = serve({
+    open: (ws) => ws.subscribe('t'),
+    message: (ws, m, isBinary) => ws.publish('t', Buffer.from(m).toString(), !isBinary),
+  })
+  const [a, b] = [await client(s.port), await client(s.port)]
+  for (const c of [a, b]) {
+    c.frames = []
+    c.on('message', (d, isBinary) => c.frames.push([d.toString(), isBinary]))
+  }
+  await until(() => s.app.numSubscribers('t') === 2, 'both subscribed')
+  s.app.publish('t', 'app text')
+  s.app.publish('t', 'app binary', true)
+  s.app.publish('t', Buffer.from('bytes as text'), false)
+  const fromApp = [['app text', false], ['app binary', true], ['bytes as text', false]]
+  await until(() => a.frames.length === 3 && b.frames.length === 3, 'app.publish deliveries')
+  assert.deepEqual(a.frames, fromApp)
+  assert.deepEqual(b.frames, fromApp)
+  // Republished by a's handler as a string: binary when a sent text, and the reverse.
+  a.send('ws binary')
+  a.send(Buffer.from('ws text'))
+  await until(() => b.frames.length === 5, 'ws.publish deliveries')
+  assert.deepEqual(b.frames.slice(3), [['ws binary', true], ['ws text', false]])
+  await closeAll([a, b])
+  s.close()
+})
+
 test('10 000 publishes reach every subscriber in order, interleaved with its own sends', async () => {
   const s = serve({
     open: (ws) => ws.subscribe('seq'),

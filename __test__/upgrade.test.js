@@ -211,3 +211,28 @@ test('unmatched upgrade path gets 404', T, async () => {
     s.close()
   }
 })
+
+test('without an upgrade handler the first subprotocol offered is selected (ws and the global WebSocket)', T, async () => {
+  const s = startServer({ '/*': { message: (ws, m, isBinary) => ws.send(m, isBinary) } })
+  try {
+    const offered = await openClient(s.url(), ['chat', 'superchat'])
+    assert.equal(offered.protocol, 'chat')
+    offered.terminate()
+    const none = await openClient(s.url())
+    assert.equal(none.protocol, '')
+    none.terminate()
+
+    // A browser-like client fails the connection when it offered protocols and got none
+    // (Node's global WebSocket: Node 22 and later).
+    if (typeof WebSocket !== 'undefined') {
+      const g = new WebSocket(s.url(), ['v2.proto', 'v1.proto'])
+      const opened = deferred()
+      g.onopen = () => opened.resolve(g.protocol)
+      g.onerror = () => opened.reject(new Error('global WebSocket failed to open'))
+      assert.equal(await withTimeout(opened.promise, 5000, 'global WebSocket open'), 'v2.proto')
+      g.close()
+    }
+  } finally {
+    s.close()
+  }
+})

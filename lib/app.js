@@ -309,7 +309,7 @@ class TemplatedApp {
     this._out.beforePublish()
     const found =
       typeof message === 'string'
-        ? this._native.publishText(topic, sender, !!compress, message)
+        ? this._native.publishText(topic, sender, !!isBinary, !!compress, message)
         : this._native.publish(topic, sender, !!isBinary, !!compress, bytesOf(message))
     this._out.afterPublish()
     return found

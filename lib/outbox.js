@@ -38,8 +38,6 @@ class Outbox {
     this.epoch = 0
     /** Publishes queued frames in Rust that the next flush must write. */
     this.published = false
-    /** A large payload went straight to Rust this turn. */
-    this.directSent = false
     this.flush = this.flush.bind(this)
   }
 
@@ -67,7 +65,9 @@ class Outbox {
     b[at + 11] = len >>> 24
   }
 
-  /** Queues a frame (`flags`: FLAG_MORE, FLAG_COMPRESS); returns the payload length in bytes. */
+  /** Queues a frame (`flags`: FLAG_MORE, FLAG_COMPRESS); returns the payload bytes packed
+   * here, or -1 when the frame went to Rust at once (then what the kernel did not take
+   * is in Rust's queue, and counted there). */
   frame(id, opcode, flags, message) {
     if (typeof message === 'string') {
       this.reserve(HEADER + message.length * 3)
@@ -82,12 +82,7 @@ class Outbox {
     if (bytes.length >= DIRECT) {
       this.flush()
       this.native.sendDirect(id, opcode, flags, bytes)
-      // Counted as pending for the rest of this turn; the end-of-turn flush must start a
-      // new epoch even with nothing packed, or the bytes stay counted in later turns
-      // (they accumulated until sends were dropped far below maxBackpressure).
-      this.directSent = true
-      this.schedule()
-      return bytes.length
+      return -1
     }
     this.command(id, opcode, flags, 0, bytes)
     return bytes.length
@@ -123,16 +118,9 @@ class Outbox {
 
   flush() {
     this.scheduled = false
-    if (this.len === 0 && !this.published) {
-      if (this.directSent) {
-        this.directSent = false
-        this.epoch++
-      }
-      return
-    }
+    if (this.len === 0 && !this.published) return
     this.epoch++
     this.published = false
-    this.directSent = false
     const len = this.len
     this.len = 0
     this.native.flush(this.buf.subarray(0, len))

@@ -99,6 +99,10 @@ class WebSocket {
       return DROPPED
     }
     const len = out.frame(this._id, opcode, flags, message)
+    if (len < 0) {
+      // Written at once (a large frame): what the kernel did not take is queued in Rust.
+      return this._app._bufferedView[this._id] > 0 ? BACKPRESSURE : SUCCESS
+    }
     if (this._epoch !== out.epoch) {
       this._epoch = out.epoch
       this._pending = 0

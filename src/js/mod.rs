@@ -368,9 +368,18 @@ impl NativeApp {
         self.publish_bytes(&topic, sender, binary, compress, payload)
     }
 
+    /// A string message, sent as UTF-8: a text frame, or a binary one when `binary` (as
+    /// uWS.js, where `isBinary` decides the opcode whatever the message's type).
     #[napi(catch_unwind)]
-    pub fn publish_text(&self, topic: String, sender: i32, compress: bool, text: String) -> u32 {
-        self.publish_bytes(&topic, sender, false, compress, text.as_bytes())
+    pub fn publish_text(
+        &self,
+        topic: String,
+        sender: i32,
+        binary: bool,
+        compress: bool,
+        text: String,
+    ) -> u32 {
+        self.publish_bytes(&topic, sender, binary, compress, text.as_bytes())
     }
 
     /// `[sent, buffered, dropped]` of the last publish.

@@ -154,11 +154,14 @@ fn append_frame(
     }
 }
 
-/// Builds a close frame payload; `code == 0` means no code (empty payload).
+/// Builds a close frame payload; `code == 0` means no code (empty payload), and so do
+/// 1005, 1006 and 1015.
 /// The reason is cut to fit the 125-byte control frame limit, at a UTF-8
 /// character boundary so the peer does not reject it as invalid text.
 pub fn encode_close_payload(code: u16, reason: &[u8], out: &mut [u8; 125]) -> usize {
-    if code == 0 {
+    // Codes that must not be sent (RFC 6455 section 7.4.1) go out as an empty close, as
+    // with no code (uWS.js does the same for 1005 and 1006).
+    if matches!(code, 0 | 1005 | 1006 | 1015) {
         return 0;
     }
     out[..2].copy_from_slice(&code.to_be_bytes());
@@ -278,6 +281,14 @@ mod tests {
     fn close_payload() {
         let mut out = [0u8; 125];
         assert_eq!(encode_close_payload(0, b"ignored", &mut out), 0);
+        // Reserved for "no status", "abnormal" and "TLS failure": never on the wire.
+        for code in [1005, 1006, 1015] {
+            assert_eq!(
+                encode_close_payload(code, b"ignored", &mut out),
+                0,
+                "{code}"
+            );
+        }
         let len = encode_close_payload(1000, b"bye", &mut out);
         assert_eq!(&out[..len], &[0x03, 0xE8, b'b', b'y', b'e']);
 

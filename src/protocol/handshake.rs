@@ -33,6 +33,14 @@ impl UpgradeRequest {
     pub fn header(&self, lowercase_name: &str) -> Option<&str> {
         find_header(&self.headers, lowercase_name)
     }
+
+    /// The first subprotocol the client offers, if any: what a server without an opinion
+    /// answers (uWS.js's default upgrade does; a client that offered protocols fails a
+    /// handshake that selects none).
+    pub fn first_protocol(&self) -> Option<&str> {
+        let first = self.protocols.split(',').next()?.trim();
+        (!first.is_empty()).then_some(first)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

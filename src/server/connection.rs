@@ -148,7 +148,8 @@ async fn answer(
     } else {
         negotiated = negotiate(&req.extensions);
         let extensions = negotiated.as_ref().map(|n| n.response_header.as_str());
-        handshake::write_accept_response(&mut out, &req.key, None, extensions, &[]);
+        let protocol = req.first_protocol();
+        handshake::write_accept_response(&mut out, &req.key, protocol, extensions, &[]);
     }
     // Not held across the write (they would be, until the end of the scope).
     drop((req, params));

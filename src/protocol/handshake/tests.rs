@@ -68,6 +68,31 @@ fn parses_a_valid_request() {
 }
 
 #[test]
+fn first_protocol_of_the_offer() {
+    let parse = |lines: Vec<&str>| {
+        parse_upgrade_request(&request_with(&lines))
+            .unwrap()
+            .unwrap()
+            .0
+    };
+    assert_eq!(parse(valid_lines()).first_protocol(), Some("chat"));
+    let one = parse(with_replaced(
+        "sec-websocket-protocol",
+        "Sec-WebSocket-Protocol: a,b",
+    ));
+    assert_eq!(one.first_protocol(), Some("a"));
+    assert_eq!(
+        parse(without("sec-websocket-protocol")).first_protocol(),
+        None
+    );
+    let blank = parse(with_replaced(
+        "sec-websocket-protocol",
+        "Sec-WebSocket-Protocol: , x",
+    ));
+    assert_eq!(blank.first_protocol(), None);
+}
+
+#[test]
 fn path_without_query() {
     let text = String::from_utf8(request_with(&valid_lines())).unwrap();
     let text = text.replace("/chat?room=1&x=2", "/");
