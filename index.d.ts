@@ -43,6 +43,8 @@ export interface WebSocket<UserData> {
   /** `127.0.0.1` for IPv4 peers, compressed text for IPv6. */
   getRemoteAddressAsText(): ArrayBuffer
   getRemotePort(): number
+  /** The socket itself, as in uWS.js: `res.upgrade()` copied the user data's properties
+   * onto it (none without an upgrade handler). */
   getUserData(): UserData
 }
 

@@ -194,7 +194,7 @@ test('getRemoteAddressAsText / getRemoteAddress / getRemotePort describe the cli
             textIsAB: ws.getRemoteAddressAsText() instanceof ArrayBuffer,
             addr: [...new Uint8Array(ws.getRemoteAddress())],
             port: ws.getRemotePort(),
-            userData: ws.getUserData(),
+            userData: { ...ws.getUserData() },
           })
         } catch (err) {
           info.reject(err)

@@ -213,7 +213,7 @@ test('a route with an upgrade handler keeps its upgrade user data (not deferred)
         res.upgrade({ name: 'x' }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
       },
       message(ws) {
-        got.resolve(ws.getUserData())
+        got.resolve({ ...ws.getUserData() })
       },
     },
   })

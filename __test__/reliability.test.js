@@ -262,7 +262,7 @@ const echo = (c, text) => new Promise((resolve) => { c.once('message', (m) => re
   const b = await open()
   out.beforePanic = await echo(a, 'a')
   const aClosed = new Promise((resolve) => a.once('close', resolve))
-  out.panicked = app._native.__panicConnectionForTest(sockets[0]._id)
+  out.panicked = app._native.__panicConnectionForTest(app._sockets.indexOf(sockets[0]))
   out.clientCode = await aClosed
   out.otherEcho = await echo(b, 'b')
   const c = await open()

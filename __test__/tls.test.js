@@ -388,7 +388,7 @@ test('over TLS: remote address, ALPN http/1.1, upgrade handler with user data', 
         opened.resolve({
           address: Buffer.from(ws.getRemoteAddressAsText()).toString(),
           port: ws.getRemotePort(),
-          data: ws.getUserData(),
+          data: { ...ws.getUserData() },
         })
       },
     },

@@ -60,7 +60,8 @@ test('sync upgrade: req getters, userData reaches open, extra 101 headers, subpr
           )
       },
       open(ws) {
-        opened.resolve(ws.getUserData())
+        // As uWS.js: the socket is the user data, with its properties copied onto it.
+        opened.resolve({ same: ws.getUserData() === ws, user: ws.user, data: { ...ws.getUserData() } })
       },
     },
   })
@@ -80,7 +81,7 @@ test('sync upgrade: req getters, userData reaches open, extra 101 headers, subpr
       custom: 'v',
       hasHost: true,
     })
-    assert.deepEqual(await withTimeout(opened.promise, 5000, 'open'), { user: 'ann' })
+    assert.deepEqual(await withTimeout(opened.promise, 5000, 'open'), { same: true, user: 'ann', data: { user: 'ann' } })
     assert.equal(extra, 'yes')
     assert.equal(c.protocol, 'two')
   } finally {
@@ -99,7 +100,7 @@ test('async upgrade after an await, with onAborted registered', T, async () => {
         await sleep(50)
         res.upgrade({ late: true }, key, '', '', context)
       },
-      open: (ws) => opened.resolve(ws.getUserData()),
+      open: (ws) => opened.resolve({ ...ws.getUserData() }),
       message: (ws, m) => ws.send(m),
     },
   })
@@ -233,6 +234,57 @@ test('without an upgrade handler the first subprotocol offered is selected (ws a
       g.close()
     }
   } finally {
+    s.close()
+  }
+})
+
+test('the socket is its user data (as uWS.js): copied properties, any key, JSON, properties set later', T, async () => {
+  const seen = deferred()
+  const s = startServer({
+    '/*': {
+      upgrade(res, req, context) {
+        // A primitive is refused (uWS.js crashes on one); an object is copied onto the socket.
+        let refused = ''
+        try {
+          res.upgrade('text', req.getHeader('sec-websocket-key'), '', '', context)
+        } catch (err) {
+          refused = `${err.name}: ${err.message}`
+        }
+        // Keys named like rsws's own state must not disturb it.
+        const userData = { _id: 'u1', _closed: 'mine', id: 7, room: req.getUrl() }
+        res.upgrade(userData, req.getHeader('sec-websocket-key'), '', '', context)
+        userData.room = 'changed after the upgrade'
+        seen.refused = refused
+      },
+      open(ws) {
+        ws.joined = true
+      },
+      message(ws, m) {
+        seen.resolve({
+          same: ws.getUserData() === ws,
+          keys: Object.keys(ws),
+          json: JSON.stringify(ws.getUserData()),
+          room: ws.room,
+          status: ws.send(m),
+        })
+      },
+    },
+  })
+  const c = await openClient(s.url('/lobby'))
+  try {
+    const echoed = new Promise((r) => c.once('message', (d) => r(d.toString())))
+    c.send('hi')
+    assert.deepEqual(await withTimeout(seen.promise, 5000, 'message'), {
+      same: true,
+      keys: ['_id', '_closed', 'id', 'room', 'joined'],
+      json: '{"_id":"u1","_closed":"mine","id":7,"room":"/lobby","joined":true}',
+      room: '/lobby',
+      status: 1,
+    })
+    assert.equal(seen.refused, 'TypeError: userData must be an object')
+    assert.equal(await withTimeout(echoed, 5000, 'echo'), 'hi')
+  } finally {
+    c.terminate()
     s.close()
   }
 })

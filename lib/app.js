@@ -2,7 +2,9 @@
 // App(): routes and behaviours, listening, and the dispatch of event batches from Rust.
 const { NativeApp } = require('./native')
 const { Outbox, op, bytesOf } = require('./outbox')
-const { WebSocket, NO_USER_DATA, topicString } = require('./websocket')
+const { WebSocket, internals, topicString } = require('./websocket')
+
+const { id: idOf, route: routeOf, isClosed, hasTopics, markClosed, startClosing } = internals
 const { decodeRequest, HttpRequest, UpgradeResponse } = require('./upgrade')
 
 // Event kinds, mirrored in src/server/events.rs.
@@ -217,7 +219,7 @@ class TemplatedApp {
   close() {
     this._stopAccepting('')
     if (this._http) this._http.close(false)
-    for (const ws of this._sockets) if (ws !== undefined && !ws._closed) ws.close()
+    for (const ws of this._sockets) if (ws !== undefined && !isClosed(ws)) ws.close()
     return this
   }
 
@@ -236,9 +238,9 @@ class TemplatedApp {
     for (const ws of this._sockets) {
       if (ws === undefined) continue
       // Sockets already ended by the app are waited for too; closed ones are not.
-      waiting.add(ws._id)
+      waiting.add(idOf(ws))
       result.sockets++
-      if (!ws._closed) ws.end(code, reason)
+      if (!isClosed(ws)) ws.end(code, reason)
     }
     this._out.flush()
     return new Promise((resolve) => {
@@ -302,7 +304,7 @@ class TemplatedApp {
 
   /** This app's sockets subscribed to the topic. */
   getSubscribers(topic) {
-    return this._native.subscribers(topicString(topic)).map((id) => this._sockets[id]).filter((ws) => ws && !ws._closed)
+    return this._native.subscribers(topicString(topic)).map((id) => this._sockets[id]).filter((ws) => ws && !isClosed(ws))
   }
 
   _publish(topic, message, isBinary, sender, compress) {
@@ -316,7 +318,7 @@ class TemplatedApp {
   }
 
   _subscription(ws, topic, newCount, oldCount) {
-    const handler = this._routes[ws._route].behavior.subscription
+    const handler = this._routes[routeOf(ws)].behavior.subscription
     if (!handler) return
     try {
       handler(ws, typeof topic === 'string' ? textEncoder.encode(topic).buffer : topic, newCount, oldCount)
@@ -351,9 +353,8 @@ class TemplatedApp {
 
   /** A send refused by backpressure: `dropped` handler, and a close if configured. */
   _dropped(ws, route, message, isBinary) {
-    if (route.closeOnBackpressureLimit && !ws._closing) {
-      ws._closing = true
-      queueMicrotask(() => ws._closed || ws.close())
+    if (route.closeOnBackpressureLimit && startClosing(ws)) {
+      queueMicrotask(() => isClosed(ws) || ws.close())
     }
     const dropped = route.behavior.dropped
     if (dropped) {
@@ -364,13 +365,13 @@ class TemplatedApp {
 
   /** Marks a socket closed and runs its close handler (once). */
   _closed(ws, code, reason) {
-    if (ws._closed) return
-    if (ws._hasTopics) {
+    if (isClosed(ws)) return
+    if (hasTopics(ws)) {
       // Leave every topic first: subscription events come before close, as in uWS.js.
-      for (const { topic, count } of this._native.leaveAll(ws._id)) this._subscription(ws, topic, count, count + 1)
+      for (const { topic, count } of this._native.leaveAll(idOf(ws))) this._subscription(ws, topic, count, count + 1)
     }
-    ws._closed = true
-    const close = this._routes[ws._route].behavior.close
+    markClosed(ws)
+    const close = this._routes[routeOf(ws)].behavior.close
     if (close) {
       try {
         close(ws, code, reason ? new Uint8Array(reason).buffer : EMPTY)
@@ -436,7 +437,7 @@ class TemplatedApp {
             case MESSAGE:
             case MESSAGE_LARGE: {
               const ws = this._sockets[id]
-              if (ws === undefined || ws._closed) {
+              if (ws === undefined || isClosed(ws)) {
                 if (kind === MESSAGE_LARGE) nextLarge++
                 break
               }
@@ -446,7 +447,7 @@ class TemplatedApp {
               } else {
                 message = large[nextLarge++]
               }
-              const handler = this._routes[ws._route].behavior.message
+              const handler = this._routes[routeOf(ws)].behavior.message
               if (handler) handler(ws, message, (flags & 1) !== 0)
               break
             }
@@ -454,8 +455,7 @@ class TemplatedApp {
               // 18 bytes as a short string: far smaller than an ArrayBuffer per socket.
               const address = b.latin1Slice(start, start + 18)
               const upgradeId = u32(b, start + 18)
-              // `{}` is created by getUserData() when first asked for.
-              let userData = NO_USER_DATA
+              let userData
               if (upgradeId !== 0) {
                 userData = this._userData.get(upgradeId)
                 this._userData.delete(upgradeId)
@@ -486,8 +486,8 @@ class TemplatedApp {
             case PING:
             case PONG: {
               const ws = this._sockets[id]
-              if (ws === undefined || ws._closed) break
-              const handler = this._routes[ws._route].behavior[kind === PING ? 'ping' : 'pong']
+              if (ws === undefined || isClosed(ws)) break
+              const handler = this._routes[routeOf(ws)].behavior[kind === PING ? 'ping' : 'pong']
               if (handler) handler(ws, copyOut(ab, base + start, len))
               break
             }
@@ -506,14 +506,14 @@ class TemplatedApp {
             }
             case DROPPED: {
               const ws = this._sockets[id]
-              const handler = ws && !ws._closed && this._routes[ws._route].behavior.dropped
+              const handler = ws && !isClosed(ws) && this._routes[routeOf(ws)].behavior.dropped
               if (handler) handler(ws, copyOut(ab, base + start, len), (flags & 1) !== 0)
               break
             }
             case DRAIN: {
               const ws = this._sockets[id]
-              if (ws === undefined || ws._closed) break
-              const handler = this._routes[ws._route].behavior.drain
+              if (ws === undefined || isClosed(ws)) break
+              const handler = this._routes[routeOf(ws)].behavior.drain
               if (handler) handler(ws)
               break
             }

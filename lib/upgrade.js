@@ -121,10 +121,15 @@ class UpgradeResponse {
     this._app._pendingUpgrades.delete(this._id)
   }
 
-  /** Accepts: the 101 carries the status's headers; `userData` becomes `ws.getUserData()`. */
+  /** Accepts: the 101 carries the status's headers; `userData`'s properties are copied
+   * onto the WebSocket, which `getUserData()` returns (as uWS.js). */
   upgrade(userData, secWebSocketKey, secWebSocketProtocol, secWebSocketExtensions, context) {
     this._check()
     void context
+    // uWS.js crashes on a primitive here.
+    if (userData !== undefined && userData !== null && typeof userData !== 'object' && typeof userData !== 'function') {
+      throw new TypeError('userData must be an object')
+    }
     const extensions = secWebSocketExtensions === undefined || secWebSocketExtensions === null ? '' : checkHeaderText(secWebSocketExtensions, 'extensions')
     const key = typeof secWebSocketKey === 'string' && secWebSocketKey ? secWebSocketKey : this._raw.key
     // A raw offer list ("chat, superchat") is not a valid answer: pick its first entry.
@@ -132,7 +137,8 @@ class UpgradeResponse {
     protocol = protocol.split(',')[0].trim()
     const headers = this._headers.flat()
     this._finish()
-    this._app._userData.set(this._id, userData)
+    // Copied now, as uWS.js does in res.upgrade(): later changes to the object are not seen.
+    this._app._userData.set(this._id, userData == null ? undefined : { ...userData })
     if (!this._app._native.acceptUpgrade(this._id, checkHeaderText(key, 'key'), protocol || null, extensions, headers)) {
       this._app._userData.delete(this._id)
     }
