@@ -3,9 +3,9 @@
 const { NativeApp } = require('./native')
 const { Outbox, op, bytesOf } = require('./outbox')
 const { WebSocket, internals, topicString } = require('./websocket')
+const { decodeRequest, HttpRequest, UpgradeResponse } = require('./upgrade')
 
 const { id: idOf, route: routeOf, isClosed, hasTopics, markClosed, startClosing } = internals
-const { decodeRequest, HttpRequest, UpgradeResponse } = require('./upgrade')
 
 // Event kinds, mirrored in src/server/events.rs.
 const OPEN = 1

@@ -127,7 +127,7 @@ class UpgradeResponse {
     this._check()
     void context
     // uWS.js crashes on a primitive here.
-    if (userData !== undefined && userData !== null && typeof userData !== 'object' && typeof userData !== 'function') {
+    if (userData != null && typeof userData !== 'object' && typeof userData !== 'function') {
       throw new TypeError('userData must be an object')
     }
     const extensions = secWebSocketExtensions === undefined || secWebSocketExtensions === null ? '' : checkHeaderText(secWebSocketExtensions, 'extensions')
