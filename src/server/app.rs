@@ -89,6 +89,9 @@ pub struct AppCore {
     /// The runtime this App's sockets run on: a [`super::local::LocalRuntime`] of its JS
     /// thread (`ioThreads: 0`), or by default the process-wide one.
     runtime: std::sync::OnceLock<tokio::runtime::Handle>,
+    /// Readiness of this App's plain TCP connections (created by the first listener).
+    #[cfg(target_os = "linux")]
+    reactor: std::sync::OnceLock<Option<Arc<super::reactor::Reactor>>>,
 }
 
 /// A connection's place under `maxConnections`, given back when it is dropped.
@@ -126,6 +129,8 @@ impl AppCore {
             http: super::http::HttpState::default(),
             tls: std::sync::OnceLock::new(),
             runtime: std::sync::OnceLock::new(),
+            #[cfg(target_os = "linux")]
+            reactor: std::sync::OnceLock::new(),
         })
     }
 
@@ -141,6 +146,15 @@ impl AppCore {
             Some(handle) => handle.clone(),
             None => super::runtime::get(None).handle().clone(),
         }
+    }
+
+    /// The reactor of this App's plain TCP connections, on its runtime; None if the
+    /// epoll instance could not be created (connections then register with Tokio).
+    #[cfg(target_os = "linux")]
+    pub fn reactor(&self) -> Option<&Arc<super::reactor::Reactor>> {
+        self.reactor
+            .get_or_init(|| super::reactor::Reactor::new(self.runtime()).ok())
+            .as_ref()
     }
 
     /// Registers a `.ws()` route; returns its index (used in OPEN events).

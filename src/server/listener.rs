@@ -9,7 +9,12 @@ use super::tls_stream;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+#[cfg(not(target_os = "linux"))]
 use tokio::net::TcpListener;
+/// On Linux the listener is polled through Tokio but accepts plain sockets, which go to
+/// the App's reactor without a Tokio registration of their own.
+#[cfg(target_os = "linux")]
+type TcpListener = tokio::io::unix::AsyncFd<std::net::TcpListener>;
 #[cfg(unix)]
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
@@ -42,6 +47,9 @@ impl Drop for Listener {
     /// leave the accept loop (and the port) running forever.
     fn drop(&mut self) {
         let _ = match &self.socket {
+            #[cfg(target_os = "linux")]
+            Bound::Tcp(s) => socket2::SockRef::from(s.get_ref()).shutdown(std::net::Shutdown::Both),
+            #[cfg(not(target_os = "linux"))]
             Bound::Tcp(s) => socket2::SockRef::from(&**s).shutdown(std::net::Shutdown::Both),
             #[cfg(unix)]
             // No shutdown here: a shut-down Unix listener reports a sticky hang-up that
@@ -98,7 +106,21 @@ fn bind(addr: SocketAddr, exclusive: bool) -> std::io::Result<std::net::TcpListe
 fn start(app: &Arc<AppCore>, socket: std::net::TcpListener) -> std::io::Result<Listener> {
     let rt = app.runtime();
     let _guard = rt.enter();
+    #[cfg(target_os = "linux")]
+    if app.tls.get().is_none() {
+        app.reactor();
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: the AsyncFd owns the listener, so the descriptor lives as long as it.
+    let socket = Arc::new(
+        unsafe { TcpListener::register_with_interest(socket, tokio::io::Interest::READABLE) }
+            .map_err(std::io::Error::from)?,
+    );
+    #[cfg(not(target_os = "linux"))]
     let socket = Arc::new(TcpListener::from_std(socket)?);
+    #[cfg(target_os = "linux")]
+    let port = socket.get_ref().local_addr()?.port();
+    #[cfg(not(target_os = "linux"))]
     let port = socket.local_addr()?.port();
     let task = local::spawn_on(&rt, accept_loop(app.clone(), socket.clone()));
     Ok(Listener {
@@ -149,10 +171,10 @@ async fn accept_unix(app: Arc<AppCore>, listener: Arc<UnixListener>) {
 
 async fn accept_loop(app: Arc<AppCore>, listener: Arc<TcpListener>) {
     loop {
-        match listener.accept().await {
+        match accept(&listener).await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                spawn_connection(&app, stream, peer);
+                serve_tcp(&app, stream, peer);
             }
             // Shut down by `close`: the task is being aborted.
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return,
@@ -160,6 +182,50 @@ async fn accept_loop(app: Arc<AppCore>, listener: Arc<TcpListener>) {
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
         }
     }
+}
+
+#[cfg(target_os = "linux")]
+async fn accept(listener: &TcpListener) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
+    loop {
+        let mut ready = listener.readable().await?;
+        if let Ok(accepted) = ready.try_io(|l| l.get_ref().accept()) {
+            let (stream, peer) = accepted?;
+            stream.set_nonblocking(true)?;
+            return Ok((stream, peer));
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn accept(listener: &TcpListener) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    listener.accept().await
+}
+
+/// Serves an accepted TCP socket: a plain one from the App's reactor, a TLS one (whose
+/// handshake needs Tokio's I/O traits) registered with Tokio.
+#[cfg(target_os = "linux")]
+fn serve_tcp(app: &Arc<AppCore>, stream: std::net::TcpStream, peer: SocketAddr) {
+    if app.tls.get().is_none() {
+        if let Some(reactor) = app.reactor() {
+            // A failed registration (the kernel out of memory) closes the connection.
+            if let Ok(socket) = reactor.register(stream) {
+                drop(local::spawn(connection::serve(
+                    app.clone(),
+                    Stream::Socket(socket),
+                    peer,
+                )));
+            }
+            return;
+        }
+    }
+    if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
+        spawn_connection(app, stream, peer);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn serve_tcp(app: &Arc<AppCore>, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    spawn_connection(app, stream, peer);
 }
 
 /// Serves an accepted socket in its own task: after a TLS handshake for an `SSLApp`.

@@ -12,6 +12,8 @@ pub mod local;
 pub mod outbox;
 pub mod pages;
 pub mod publish;
+#[cfg(target_os = "linux")]
+pub mod reactor;
 pub mod registry;
 pub mod router;
 pub mod runtime;

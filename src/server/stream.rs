@@ -5,6 +5,8 @@
 //! (`try_write`) while the connection task waits for readiness; an enum keeps that
 //! without dynamic dispatch on the hot path.
 
+#[cfg(target_os = "linux")]
+use super::reactor::{Direction, Socket};
 use super::tls_stream::TlsStream;
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
@@ -15,6 +17,9 @@ use tokio::net::TcpStream;
 use tokio::net::UnixStream;
 
 pub enum Stream {
+    /// Plain TCP with its readiness from the App's own epoll instance (`reactor`).
+    #[cfg(target_os = "linux")]
+    Socket(Socket),
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(UnixStream),
@@ -35,10 +40,12 @@ impl From<UnixStream> for Stream {
     }
 }
 
-/// `$e` on the socket of a plain stream; `$tls` for TLS.
+/// `$e` on the socket of a plain Tokio stream, `$own` on a reactor socket; `$tls` for TLS.
 macro_rules! each {
-    ($self:expr, $s:ident => $e:expr, $t:ident => $tls:expr) => {
+    ($self:expr, $o:ident => $own:expr, $s:ident => $e:expr, $t:ident => $tls:expr) => {
         match $self {
+            #[cfg(target_os = "linux")]
+            Stream::Socket($o) => $own,
             Stream::Tcp($s) => $e,
             #[cfg(unix)]
             Stream::Unix($s) => $e,
@@ -73,6 +80,8 @@ impl Stream {
         match self {
             Stream::Tls(t) if t.read_ready() => Poll::Ready(Ok(())),
             Stream::Tls(t) => t.socket().poll_read_ready(cx),
+            #[cfg(target_os = "linux")]
+            Stream::Socket(s) => s.poll_ready(Direction::Read, cx).map(Ok),
             Stream::Tcp(s) => s.poll_read_ready(cx),
             #[cfg(unix)]
             Stream::Unix(s) => s.poll_read_ready(cx),
@@ -83,6 +92,8 @@ impl Stream {
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Stream::Tls(t) => t.socket().poll_write_ready(cx),
+            #[cfg(target_os = "linux")]
+            Stream::Socket(s) => s.poll_ready(Direction::Write, cx).map(Ok),
             Stream::Tcp(s) => s.poll_write_ready(cx),
             #[cfg(unix)]
             Stream::Unix(s) => s.poll_write_ready(cx),
@@ -92,11 +103,11 @@ impl Stream {
     /// Readiness of a plain socket (TLS waits on its socket through this, which keeps the
     /// futures from nesting).
     pub(super) async fn socket_readable(&self) -> io::Result<()> {
-        each!(self, s => s.readable().await, _t => Err(tls_in_tls()))
+        each!(self, o => Ok(o.ready(Direction::Read).await), s => s.readable().await, _t => Err(tls_in_tls()))
     }
 
     pub(super) async fn socket_writable(&self) -> io::Result<()> {
-        each!(self, s => s.writable().await, _t => Err(tls_in_tls()))
+        each!(self, o => Ok(o.ready(Direction::Write).await), s => s.writable().await, _t => Err(tls_in_tls()))
     }
 
     /// Reads without waiting. A short read (the socket's queue is now empty) also clears
@@ -106,7 +117,7 @@ impl Stream {
     /// only if no new event arrived since it was observed.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut got = 0;
-        let r = each!(self, s => s.try_io(Interest::READABLE, || {
+        let r = each!(self, o => return o.try_read(buf), s => s.try_io(Interest::READABLE, || {
             use std::io::Read;
             let n = (&*socket2::SockRef::from(s)).read(buf)?;
             if n == 0 || n == buf.len() {
@@ -122,11 +133,11 @@ impl Stream {
     }
 
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        each!(self, s => s.try_write(buf), t => t.try_write(buf))
+        each!(self, o => o.try_write(buf), s => s.try_write(buf), t => t.try_write(buf))
     }
 
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        each!(self, s => s.try_write_vectored(bufs), t => t.try_write_vectored(bufs))
+        each!(self, o => o.try_write_vectored(bufs), s => s.try_write_vectored(bufs), t => t.try_write_vectored(bufs))
     }
 
     /// True if bytes reported as written still wait in user space to reach the socket
@@ -171,7 +182,7 @@ impl Stream {
         let mut probe = [MaybeUninit::<u8>::uninit(); 1];
         loop {
             self.socket_readable().await?;
-            let r = each!(self, s => s.try_io(Interest::READABLE, || {
+            let r = each!(self, o => o.try_peek(&mut [0u8; 1]), s => s.try_io(Interest::READABLE, || {
                 socket2::SockRef::from(s).peek(&mut probe)
             }), _t => Err(tls_in_tls()));
             match r {
@@ -186,6 +197,7 @@ impl Stream {
     pub fn shutdown_write(&self) {
         let _ = each!(
             self,
+            o => o.get_ref().shutdown(std::net::Shutdown::Write),
             s => socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write),
             t => {
                 t.shutdown_write();

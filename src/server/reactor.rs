@@ -1,0 +1,584 @@
+//! Readiness of an App's plain TCP connections from an epoll instance of its own, instead
+//! of a Tokio registration per socket.
+//!
+//! Tokio keeps each registered socket's readiness in a `ScheduledIo` behind an `Arc`, both
+//! aligned to 128 bytes: 256 bytes per connection, a third of what an idle rsws connection
+//! holds. Here a socket's readiness is a [`Slot`] of 80 bytes. Sockets are registered
+//! edge-triggered in the App's epoll instance, whose descriptor is itself registered with
+//! the App's Tokio runtime (an epoll descriptor is readable while events are pending): one
+//! task per App, running only while sockets are registered, collects the events, sets
+//! the slots' bits and wakes the tasks waiting on them. Everything else (the connection
+//! tasks, timers, the JS thread writing directly) is unchanged.
+//!
+//! Readiness works as in Tokio: bits set by events and cleared by a caller that saw
+//! `WouldBlock`, unless an event arrived since it looked (a tick counts events), so a
+//! write from the JS thread racing with an event never loses it. End of stream, hang-up
+//! and errors stay set: the next call reports them.
+
+use super::local;
+use std::future::poll_fn;
+use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+use tokio::io::Interest;
+use tokio::runtime::Handle;
+
+const READABLE: usize = 1;
+const WRITABLE: usize = 2;
+const READ_CLOSED: usize = 4;
+const WRITE_CLOSED: usize = 8;
+const ERROR: usize = 16;
+const BITS: usize = 0xffff;
+/// The event count lives above the bits.
+const TICK: usize = 1 << 16;
+/// Events taken from the epoll instance per call.
+const EVENTS: usize = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// The bits that make a call in this direction worth trying.
+    fn ready(self) -> usize {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+
+    /// The bit a `WouldBlock` clears.
+    fn clears(self) -> usize {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One socket's readiness and the tasks waiting on it.
+struct Slot {
+    ready: AtomicUsize,
+    reader: Mutex<Option<Waker>>,
+    writer: Mutex<Option<Waker>>,
+    reactor: Arc<Reactor>,
+}
+
+impl Slot {
+    fn waiter(&self, dir: Direction) -> &Mutex<Option<Waker>> {
+        match dir {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+
+    fn on_event(&self, events: u32) {
+        let mut bits = 0;
+        if events & (libc::EPOLLIN | libc::EPOLLPRI) as u32 != 0 {
+            bits |= READABLE;
+        }
+        if events & libc::EPOLLOUT as u32 != 0 {
+            bits |= WRITABLE;
+        }
+        if events & libc::EPOLLRDHUP as u32 != 0 {
+            bits |= READ_CLOSED;
+        }
+        if events & libc::EPOLLHUP as u32 != 0 {
+            bits |= READ_CLOSED | WRITE_CLOSED;
+        }
+        if events & libc::EPOLLERR as u32 != 0 {
+            bits |= ERROR;
+        }
+        let _ = self
+            .ready
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                Some((cur & !BITS).wrapping_add(TICK) | (cur & BITS) | bits)
+            });
+        for dir in [Direction::Read, Direction::Write] {
+            if bits & dir.ready() != 0 {
+                let waker = lock(self.waiter(dir)).take();
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// Clears `dir`'s bit if no event arrived since `seen` was read.
+    fn clear(&self, dir: Direction, seen: usize) {
+        let _ = self
+            .ready
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                (cur & !BITS == seen & !BITS).then_some(cur & !dir.clears())
+            });
+    }
+}
+
+/// A registered slot, owned by the epoll registration until the reactor task lets go.
+struct SlotRef(*const Slot);
+
+// SAFETY: the pointer is an `Arc<Slot>` turned into a raw pointer; `Slot` is Send + Sync.
+unsafe impl Send for SlotRef {}
+
+impl SlotRef {
+    /// # Safety
+    /// Once per registration, when no event batch that may name it is being processed.
+    unsafe fn release(self) {
+        drop(Arc::from_raw(self.0));
+    }
+}
+
+struct State {
+    /// A reactor task exists (it may be about to end: see `Driving::drop`).
+    running: bool,
+    registered: usize,
+    /// Slots deregistered while the task runs: released after the batch being processed.
+    released: Vec<SlotRef>,
+    /// The task, woken when the last socket goes (it ends then).
+    task: Option<Waker>,
+}
+
+pub struct Reactor {
+    epoll: OwnedFd,
+    runtime: Handle,
+    state: Mutex<State>,
+}
+
+impl Reactor {
+    /// A reactor whose task runs on `runtime` (the App's).
+    pub fn new(runtime: Handle) -> io::Result<Arc<Reactor>> {
+        // SAFETY: plain syscall; the descriptor is owned from here on.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Arc::new(Reactor {
+            // SAFETY: `fd` is a fresh descriptor nothing else owns.
+            epoll: unsafe { OwnedFd::from_raw_fd(fd) },
+            runtime,
+            state: Mutex::new(State {
+                running: false,
+                registered: 0,
+                released: Vec::new(),
+                task: None,
+            }),
+        }))
+    }
+
+    /// Registers a non-blocking connected socket. Must be called on the reactor's runtime
+    /// or with it entered (the reactor task may be spawned).
+    pub fn register(self: &Arc<Self>, io: std::net::TcpStream) -> io::Result<Socket> {
+        let slot = Arc::new(Slot {
+            // A fresh socket is writable, and reading it is worth one try.
+            ready: AtomicUsize::new(READABLE | WRITABLE),
+            reader: Mutex::new(None),
+            writer: Mutex::new(None),
+            reactor: self.clone(),
+        });
+        let ptr = Arc::into_raw(slot.clone());
+        let mut event = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            u64: ptr as u64,
+        };
+        // SAFETY: valid descriptors and event.
+        let r = unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                io.as_raw_fd(),
+                &mut event,
+            )
+        };
+        if r < 0 {
+            let err = io::Error::last_os_error();
+            // SAFETY: not registered, so no event names it.
+            unsafe { SlotRef(ptr).release() };
+            return Err(err);
+        }
+        let start = {
+            let mut state = lock(&self.state);
+            state.registered += 1;
+            !std::mem::replace(&mut state.running, true)
+        };
+        if start {
+            self.spawn_task();
+        }
+        Ok(Socket { io, slot })
+    }
+
+    fn spawn_task(self: &Arc<Self>) {
+        drop(local::spawn_on(&self.runtime, drive(self.clone())));
+    }
+
+    fn deregister(&self, fd: RawFd, slot: *const Slot) {
+        // SAFETY: `fd` is still open (the socket closes it after this).
+        unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            )
+        };
+        let mut state = lock(&self.state);
+        state.registered -= 1;
+        let last = if state.registered == 0 {
+            state.task.take()
+        } else {
+            None
+        };
+        if state.running {
+            state.released.push(SlotRef(slot));
+            drop(state);
+        } else {
+            drop(state);
+            // SAFETY: no task runs, so no batch names it; this registration's reference.
+            unsafe { SlotRef(slot).release() };
+        }
+        if let Some(task) = last {
+            task.wake();
+        }
+    }
+
+    /// The task's wait: for events, or None once no socket is registered.
+    fn poll_events<'a>(
+        &self,
+        afd: &'a AsyncFd<EpollRef>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<AsyncFdReadyGuard<'a, EpollRef>>>> {
+        {
+            let mut state = lock(&self.state);
+            if state.registered == 0 {
+                return Poll::Ready(None);
+            }
+            match &state.task {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => state.task = Some(cx.waker().clone()),
+            }
+        }
+        afd.poll_read_ready(cx).map(Some)
+    }
+
+    /// Takes the pending events and applies them to their slots.
+    fn take_events(&self) {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS];
+        loop {
+            // SAFETY: the buffer holds EVENTS entries.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    EVENTS as i32,
+                    0,
+                )
+            };
+            if n < 0 {
+                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            }
+            for e in &events[..n as usize] {
+                // SAFETY: registered slots are released only after the batch (see
+                // `deregister` and `release_deregistered`).
+                let slot = unsafe { &*(e.u64 as *const Slot) };
+                slot.on_event(e.events);
+            }
+            if (n as usize) < EVENTS {
+                return;
+            }
+        }
+    }
+
+    /// Releases the slots deregistered so far.
+    fn release_deregistered(&self) {
+        let released = std::mem::take(&mut lock(&self.state).released);
+        for slot in released {
+            // SAFETY: the batch that could name it was processed.
+            unsafe { slot.release() };
+        }
+    }
+}
+
+/// The reactor's epoll descriptor as Tokio sees it (not closed by `AsyncFd`).
+struct EpollRef(RawFd);
+
+impl AsRawFd for EpollRef {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// Ends a reactor task: releases what was deregistered, and starts a new task if a
+/// socket was registered while this one was deciding to stop (it saw none). Runs after
+/// the task's `AsyncFd` is gone, so two never register the descriptor at once.
+struct Driving {
+    reactor: Arc<Reactor>,
+    /// False when the runtime drops the task (shutting down): no new task then.
+    finished: bool,
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        let restart = {
+            let mut state = lock(&self.reactor.state);
+            let restart = self.finished && state.registered > 0;
+            state.running = restart;
+            state.task = None;
+            for slot in std::mem::take(&mut state.released) {
+                // SAFETY: no batch is being processed any more.
+                unsafe { slot.release() };
+            }
+            restart
+        };
+        if restart {
+            self.reactor.spawn_task();
+        }
+    }
+}
+
+async fn drive(reactor: Arc<Reactor>) {
+    let mut driving = Driving {
+        reactor: reactor.clone(),
+        finished: false,
+    };
+    // SAFETY: the descriptor stays open while the reactor lives, and this task holds it.
+    let afd = unsafe {
+        AsyncFd::register_with_interest(EpollRef(reactor.epoll.as_raw_fd()), Interest::READABLE)
+    };
+    if let Ok(afd) = afd {
+        while let Some(Ok(mut ready)) = poll_fn(|cx| reactor.poll_events(&afd, cx)).await {
+            reactor.take_events();
+            ready.clear_ready();
+            reactor.release_deregistered();
+        }
+    }
+    driving.finished = true;
+}
+
+/// A connected socket whose readiness comes from a [`Reactor`].
+pub struct Socket {
+    io: std::net::TcpStream,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.slot
+            .reactor
+            .deregister(self.io.as_raw_fd(), Arc::as_ptr(&self.slot));
+    }
+}
+
+impl Socket {
+    /// Ready when a call in `dir` is worth trying; otherwise the task is woken when it is.
+    /// Only one task may wait per direction.
+    pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        if self.slot.ready.load(Ordering::Acquire) & dir.ready() != 0 {
+            return Poll::Ready(());
+        }
+        {
+            let mut waiter = lock(self.slot.waiter(dir));
+            match &*waiter {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *waiter = Some(cx.waker().clone()),
+            }
+        }
+        if self.slot.ready.load(Ordering::Acquire) & dir.ready() != 0 {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    pub async fn ready(&self, dir: Direction) {
+        poll_fn(|cx| self.poll_ready(dir, cx)).await
+    }
+
+    /// Runs `f` if the socket is ready in `dir` (else `WouldBlock` without a syscall), and
+    /// clears the readiness when `f` reports `WouldBlock`.
+    pub fn try_io<R>(&self, dir: Direction, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        let seen = self.slot.ready.load(Ordering::Acquire);
+        if seen & dir.ready() == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let r = f();
+        if matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.slot.clear(dir, seen);
+        }
+        r
+    }
+
+    /// Reads without waiting. A short read also clears the read readiness (the socket's
+    /// queue is empty now), which saves the read that would only say `WouldBlock`.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut got = 0;
+        let r = self.try_io(Direction::Read, || {
+            let n = (&self.io).read(buf)?;
+            if n == 0 || n == buf.len() {
+                return Ok(n);
+            }
+            got = n;
+            Err(io::ErrorKind::WouldBlock.into())
+        });
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+            r => r,
+        }
+    }
+
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.try_io(Direction::Write, || (&self.io).write(buf))
+    }
+
+    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.try_io(Direction::Write, || (&self.io).write_vectored(bufs))
+    }
+
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.try_io(Direction::Read, || self.io.peek(buf))
+    }
+
+    pub fn get_ref(&self) -> &std::net::TcpStream {
+        &self.io
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn pair(reactor: &Arc<Reactor>) -> (Socket, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (reactor.register(server).unwrap(), client)
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_read_waits_for_bytes_and_sees_the_end_of_stream() {
+        let rt = rt();
+        let reactor = Reactor::new(rt.handle().clone()).unwrap();
+        rt.block_on(async {
+            let (socket, mut client) = pair(&reactor);
+            let mut buf = [0u8; 16];
+            assert_eq!(
+                socket.try_read(&mut buf).unwrap_err().kind(),
+                io::ErrorKind::WouldBlock
+            );
+            // Cleared by the WouldBlock: no syscall until an event.
+            assert_eq!(
+                socket.try_read(&mut buf).unwrap_err().kind(),
+                io::ErrorKind::WouldBlock
+            );
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                client.write_all(b"hello").unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                drop(client);
+            });
+            tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
+                .await
+                .unwrap();
+            assert_eq!(socket.try_read(&mut buf).unwrap(), 5);
+            assert_eq!(&buf[..5], b"hello");
+            // The end of stream arrives later: wait for it, then it stays visible.
+            loop {
+                tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
+                    .await
+                    .unwrap();
+                match socket.try_read(&mut buf) {
+                    Ok(0) => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => panic!("unexpected {r:?}"),
+                }
+            }
+            assert_eq!(socket.try_read(&mut buf).unwrap(), 0);
+            writer.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_full_socket_waits_until_the_peer_reads() {
+        let rt = rt();
+        let reactor = Reactor::new(rt.handle().clone()).unwrap();
+        rt.block_on(async {
+            let (socket, mut client) = pair(&reactor);
+            let chunk = vec![7u8; 64 * 1024];
+            let mut sent = 0usize;
+            loop {
+                match socket.try_write(&chunk) {
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            let reader = std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut total = 0;
+                while total < sent {
+                    total += client.read(&mut buf).unwrap();
+                }
+                total
+            });
+            tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Write))
+                .await
+                .unwrap();
+            assert!(socket.try_write(b"more").unwrap() > 0);
+            assert!(reader.join().unwrap() >= sent);
+        });
+    }
+
+    #[test]
+    fn the_task_ends_with_the_last_socket_and_starts_again() {
+        let rt = rt();
+        let reactor = Reactor::new(rt.handle().clone()).unwrap();
+        let running = || lock(&reactor.state).running;
+        rt.block_on(async {
+            for _ in 0..3 {
+                let (socket, mut client) = pair(&reactor);
+                assert!(running());
+                client.write_all(b"x").unwrap();
+                let mut buf = [0u8; 4];
+                loop {
+                    tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
+                        .await
+                        .unwrap();
+                    match socket.try_read(&mut buf) {
+                        Ok(n) => break assert_eq!(n, 1),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                drop(socket);
+                for _ in 0..500 {
+                    if !running() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                assert!(!running(), "the task ends with the last socket");
+            }
+        });
+        assert_eq!(lock(&reactor.state).registered, 0);
+        assert!(lock(&reactor.state).released.is_empty());
+    }
+}
