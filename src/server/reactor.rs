@@ -399,8 +399,10 @@ impl Socket {
         Poll::Pending
     }
 
-    pub async fn ready(&self, dir: Direction) {
-        poll_fn(|cx| self.poll_ready(dir, cx)).await
+    /// Waits until a call in `dir` is worth trying (errors show in that call).
+    pub async fn ready(&self, dir: Direction) -> io::Result<()> {
+        poll_fn(|cx| self.poll_ready(dir, cx)).await;
+        Ok(())
     }
 
     /// Runs `f` if the socket is ready in `dir` (else `WouldBlock` without a syscall), and
@@ -497,6 +499,7 @@ mod tests {
             });
             tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
                 .await
+                .unwrap()
                 .unwrap();
             assert_eq!(socket.try_read(&mut buf).unwrap(), 5);
             assert_eq!(&buf[..5], b"hello");
@@ -504,6 +507,7 @@ mod tests {
             loop {
                 tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
                     .await
+                    .unwrap()
                     .unwrap();
                 match socket.try_read(&mut buf) {
                     Ok(0) => break,
@@ -541,6 +545,7 @@ mod tests {
             });
             tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Write))
                 .await
+                .unwrap()
                 .unwrap();
             assert!(socket.try_write(b"more").unwrap() > 0);
             assert!(reader.join().unwrap() >= sent);
@@ -561,6 +566,7 @@ mod tests {
                 loop {
                     tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
                         .await
+                        .unwrap()
                         .unwrap();
                     match socket.try_read(&mut buf) {
                         Ok(n) => break assert_eq!(n, 1),

@@ -103,11 +103,11 @@ impl Stream {
     /// Readiness of a plain socket (TLS waits on its socket through this, which keeps the
     /// futures from nesting).
     pub(super) async fn socket_readable(&self) -> io::Result<()> {
-        each!(self, o => Ok(o.ready(Direction::Read).await), s => s.readable().await, _t => Err(tls_in_tls()))
+        each!(self, o => o.ready(Direction::Read).await, s => s.readable().await, _t => Err(tls_in_tls()))
     }
 
     pub(super) async fn socket_writable(&self) -> io::Result<()> {
-        each!(self, o => Ok(o.ready(Direction::Write).await), s => s.writable().await, _t => Err(tls_in_tls()))
+        each!(self, o => o.ready(Direction::Write).await, s => s.writable().await, _t => Err(tls_in_tls()))
     }
 
     /// Reads without waiting. A short read (the socket's queue is now empty) also clears
