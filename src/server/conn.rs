@@ -594,7 +594,10 @@ mod tests {
     #[test]
     fn conn_shared_is_small() {
         let size = std::mem::size_of::<super::ConnShared>();
-        assert!(size <= 208, "ConnShared is {size} bytes");
+        // In its Arc: the allocator's 192-byte class on Linux (a reactor socket in the
+        // stream), 224 elsewhere.
+        let limit = if cfg!(target_os = "linux") { 176 } else { 208 };
+        assert!(size <= limit, "ConnShared is {size} bytes");
     }
 
     #[test]

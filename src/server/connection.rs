@@ -727,7 +727,7 @@ mod tests {
             let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
             let (stream, peer) = listener.accept().await.unwrap();
             let app = AppCore::new(Box::new(NoWake), Arc::new(PubSub::default()));
-            let upgrade_phase = serve(app.clone(), Stream::Tcp(stream), peer);
+            let upgrade_phase = serve(app.clone(), Stream::from(stream), peer);
             let size = std::mem::size_of_val(&upgrade_phase);
             println!("upgrade phase task future: {size} bytes");
             assert!(size < 1024, "upgrade phase task future is {size} bytes");
@@ -737,7 +737,7 @@ mod tests {
             let (stream, peer) = listener.accept().await.unwrap();
             app.add_route("/*", Behavior::default());
             let admission = app.admit().unwrap();
-            let upgraded = (Stream::Tcp(stream), 0, Vec::new(), 0, None);
+            let upgraded = (Stream::from(stream), 0, Vec::new(), 0, None);
             let (c, early) = Connection::open(admission, upgraded, peer).unwrap();
             assert!(early.is_none());
             let task = c.serve();

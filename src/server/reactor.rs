@@ -3,7 +3,7 @@
 //!
 //! Tokio keeps each registered socket's readiness in a `ScheduledIo` behind an `Arc`, both
 //! aligned to 128 bytes: 256 bytes per connection, a third of what an idle rsws connection
-//! holds. Here a socket's readiness is a [`Slot`] of 80 bytes. Sockets are registered
+//! holds. Here a socket's readiness is a [`Slot`] of 64 bytes. Sockets are registered
 //! edge-triggered in the App's epoll instance, whose descriptor is itself registered with
 //! the App's Tokio runtime (an epoll descriptor is readable while events are pending): one
 //! task per App, running only while sockets are registered, collects the events, sets
@@ -18,7 +18,7 @@
 use super::local;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -65,22 +65,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One socket's readiness and the tasks waiting on it.
+/// One socket: its descriptor, readiness and the task waiting on it.
 struct Slot {
     ready: AtomicUsize,
-    reader: Mutex<Option<Waker>>,
-    writer: Mutex<Option<Waker>>,
+    /// The one task that waits on this socket (in either direction).
+    waiter: Mutex<Option<Waker>>,
     reactor: Arc<Reactor>,
+    /// Owned by the `Socket`, which closes it; the slot may outlive it (see `SlotRef`).
+    fd: RawFd,
+}
+
+impl AsFd for Slot {
+    /// Only while its `Socket` lives: the socket closes it.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: open while the socket lives, and only the socket borrows it.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
 }
 
 impl Slot {
-    fn waiter(&self, dir: Direction) -> &Mutex<Option<Waker>> {
-        match dir {
-            Direction::Read => &self.reader,
-            Direction::Write => &self.writer,
-        }
-    }
-
     fn on_event(&self, events: u32) {
         let mut bits = 0;
         if events & (libc::EPOLLIN | libc::EPOLLPRI) as u32 != 0 {
@@ -103,13 +106,9 @@ impl Slot {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
                 Some((cur & !BITS).wrapping_add(TICK) | (cur & BITS) | bits)
             });
-        for dir in [Direction::Read, Direction::Write] {
-            if bits & dir.ready() != 0 {
-                let waker = lock(self.waiter(dir)).take();
-                if let Some(w) = waker {
-                    w.wake();
-                }
-            }
+        let waker = lock(&self.waiter).take();
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 
@@ -180,11 +179,12 @@ impl Reactor {
         let slot = Arc::new(Slot {
             // A fresh socket is writable, and reading it is worth one try.
             ready: AtomicUsize::new(READABLE | WRITABLE),
-            reader: Mutex::new(None),
-            writer: Mutex::new(None),
+            waiter: Mutex::new(None),
             reactor: self.clone(),
+            fd: io.into_raw_fd(),
         });
-        let ptr = Arc::into_raw(slot.clone());
+        let socket = Socket(slot);
+        let ptr = Arc::into_raw(socket.0.clone());
         let mut event = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: ptr as u64,
@@ -194,7 +194,7 @@ impl Reactor {
             libc::epoll_ctl(
                 self.epoll.as_raw_fd(),
                 libc::EPOLL_CTL_ADD,
-                io.as_raw_fd(),
+                socket.0.fd,
                 &mut event,
             )
         };
@@ -202,6 +202,11 @@ impl Reactor {
             let err = io::Error::last_os_error();
             // SAFETY: not registered, so no event names it.
             unsafe { SlotRef(ptr).release() };
+            // Closes the descriptor; no registration to undo.
+            let Socket(slot) = &socket;
+            // SAFETY: the socket owns the descriptor.
+            unsafe { libc::close(slot.fd) };
+            std::mem::forget(socket);
             return Err(err);
         }
         let start = {
@@ -212,23 +217,28 @@ impl Reactor {
         if start {
             self.spawn_task();
         }
-        Ok(Socket { io, slot })
+        Ok(socket)
     }
 
     fn spawn_task(self: &Arc<Self>) {
         drop(local::spawn_on(&self.runtime, drive(self.clone())));
     }
 
-    fn deregister(&self, fd: RawFd, slot: *const Slot) {
-        // SAFETY: `fd` is still open (the socket closes it after this).
+    /// Deregisters and closes the socket's descriptor. The slot's memory stays while an
+    /// event batch may name it.
+    fn deregister(&self, slot: *const Slot) {
+        // SAFETY: the caller's socket holds the slot, and owns its open descriptor.
+        let fd = unsafe { (*slot).fd };
+        // SAFETY: plain syscalls on that descriptor, which nothing uses after this.
         unsafe {
             libc::epoll_ctl(
                 self.epoll.as_raw_fd(),
                 libc::EPOLL_CTL_DEL,
                 fd,
                 std::ptr::null_mut(),
-            )
-        };
+            );
+            libc::close(fd);
+        }
         let mut state = lock(&self.state);
         state.registered -= 1;
         let last = if state.registered == 0 {
@@ -365,35 +375,31 @@ async fn drive(reactor: Arc<Reactor>) {
     driving.finished = true;
 }
 
-/// A connected socket whose readiness comes from a [`Reactor`].
-pub struct Socket {
-    io: std::net::TcpStream,
-    slot: Arc<Slot>,
-}
+/// A connected socket whose readiness comes from a [`Reactor`]: 8 bytes where it is held,
+/// the 64-byte slot behind.
+pub struct Socket(Arc<Slot>);
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        self.slot
-            .reactor
-            .deregister(self.io.as_raw_fd(), Arc::as_ptr(&self.slot));
+        self.0.reactor.deregister(Arc::as_ptr(&self.0));
     }
 }
 
 impl Socket {
-    /// Ready when a call in `dir` is worth trying; otherwise the task is woken when it is.
-    /// Only one task may wait per direction.
+    /// Ready when a call in `dir` is worth trying; otherwise the task is woken by the next
+    /// event. Only one task may wait on a socket (a connection's).
     pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        if self.slot.ready.load(Ordering::Acquire) & dir.ready() != 0 {
+        if self.0.ready.load(Ordering::Acquire) & dir.ready() != 0 {
             return Poll::Ready(());
         }
         {
-            let mut waiter = lock(self.slot.waiter(dir));
+            let mut waiter = lock(&self.0.waiter);
             match &*waiter {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => *waiter = Some(cx.waker().clone()),
             }
         }
-        if self.slot.ready.load(Ordering::Acquire) & dir.ready() != 0 {
+        if self.0.ready.load(Ordering::Acquire) & dir.ready() != 0 {
             return Poll::Ready(());
         }
         Poll::Pending
@@ -408,13 +414,13 @@ impl Socket {
     /// Runs `f` if the socket is ready in `dir` (else `WouldBlock` without a syscall), and
     /// clears the readiness when `f` reports `WouldBlock`.
     pub fn try_io<R>(&self, dir: Direction, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
-        let seen = self.slot.ready.load(Ordering::Acquire);
+        let seen = self.0.ready.load(Ordering::Acquire);
         if seen & dir.ready() == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let r = f();
         if matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            self.slot.clear(dir, seen);
+            self.0.clear(dir, seen);
         }
         r
     }
@@ -424,7 +430,7 @@ impl Socket {
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut got = 0;
         let r = self.try_io(Direction::Read, || {
-            let n = (&self.io).read(buf)?;
+            let n = (&*self.sock()).read(buf)?;
             if n == 0 || n == buf.len() {
                 return Ok(n);
             }
@@ -438,19 +444,27 @@ impl Socket {
     }
 
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.try_io(Direction::Write, || (&self.io).write(buf))
+        self.try_io(Direction::Write, || (&*self.sock()).write(buf))
     }
 
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.try_io(Direction::Write, || (&self.io).write_vectored(bufs))
+        self.try_io(Direction::Write, || (&*self.sock()).write_vectored(bufs))
     }
 
     pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_io(Direction::Read, || self.io.peek(buf))
+        self.try_io(Direction::Read, || {
+            // SAFETY: u8 to MaybeUninit<u8> is always sound; peek only writes to it.
+            let buf = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+            self.sock().peek(buf)
+        })
     }
 
-    pub fn get_ref(&self) -> &std::net::TcpStream {
-        &self.io
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.sock().shutdown(how)
+    }
+
+    fn sock(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(&*self.0)
     }
 }
 
@@ -473,6 +487,13 @@ mod tests {
             .enable_all()
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn a_socket_is_small() {
+        // The slot in its Arc fills the allocator's 64-byte class; the socket is a pointer.
+        assert!(std::mem::size_of::<Slot>() <= 48);
+        assert_eq!(std::mem::size_of::<Socket>(), 8);
     }
 
     #[test]

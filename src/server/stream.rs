@@ -16,27 +16,34 @@ use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
 
+/// Tokio's sockets, boxed on Linux: plain TCP connections use [`Socket`] there, so only
+/// TLS, Unix sockets and tests use these, and every connection's `Stream` stays small.
+#[cfg(target_os = "linux")]
+type Held<T> = Box<T>;
+#[cfg(not(target_os = "linux"))]
+type Held<T> = T;
+
 pub enum Stream {
     /// Plain TCP with its readiness from the App's own epoll instance (`reactor`).
     #[cfg(target_os = "linux")]
     Socket(Socket),
-    Tcp(TcpStream),
+    Tcp(Held<TcpStream>),
     #[cfg(unix)]
-    Unix(UnixStream),
+    Unix(Held<UnixStream>),
     /// Boxed: TLS state is large, and plain connections must not pay for it.
     Tls(Box<TlsStream>),
 }
 
 impl From<TcpStream> for Stream {
     fn from(s: TcpStream) -> Self {
-        Stream::Tcp(s)
+        Stream::Tcp(s.into())
     }
 }
 
 #[cfg(unix)]
 impl From<UnixStream> for Stream {
     fn from(s: UnixStream) -> Self {
-        Stream::Unix(s)
+        Stream::Unix(s.into())
     }
 }
 
@@ -197,7 +204,7 @@ impl Stream {
     pub fn shutdown_write(&self) {
         let _ = each!(
             self,
-            o => o.get_ref().shutdown(std::net::Shutdown::Write),
+            o => o.shutdown(std::net::Shutdown::Write),
             s => socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write),
             t => {
                 t.shutdown_write();

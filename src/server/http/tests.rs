@@ -194,7 +194,7 @@ fn pipelined_requests_are_answered_in_order_and_bodies_stream() {
         let (stream, peer) = listener.accept().await.unwrap();
         let task_app = app.clone();
         tokio::spawn(async move {
-            crate::server::connection::serve(task_app, Stream::Tcp(stream), peer).await
+            crate::server::connection::serve(task_app, Stream::from(stream), peer).await
         });
         client
             .write_all(
@@ -278,7 +278,7 @@ fn an_aborted_request_is_reported_once_and_its_slot_freed() {
         let (stream, peer) = listener.accept().await.unwrap();
         let task_app = app.clone();
         let task = tokio::spawn(async move {
-            crate::server::connection::serve(task_app, Stream::Tcp(stream), peer).await
+            crate::server::connection::serve(task_app, Stream::from(stream), peer).await
         });
         client
             .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -315,7 +315,7 @@ fn http_phase_future_is_moderate() {
             .unwrap();
         let (stream, peer) = listener.accept().await.unwrap();
         let app = AppCore::new(Box::new(NoWake), Arc::new(PubSub::default()));
-        let task = task::Task::new(&app, Stream::Tcp(stream), peer).run();
+        let task = task::Task::new(&app, Stream::from(stream), peer).run();
         let size = std::mem::size_of_val(&task);
         let conn = std::mem::size_of::<HttpConn>();
         println!("HTTP phase future: {size} bytes, HttpConn: {conn} bytes");
