@@ -1,18 +1,18 @@
 //! `ioThreads: 0`: the sockets of a JS thread's Apps run on that thread's libuv loop.
 //! One [`LocalRuntime`] per JS thread (the main thread and each worker), created by its
-//! first such App: a `uv_poll` handle watches the runtime's epoll descriptor and drives
-//! the runtime when it is readable, and a repeating `uv_timer` drives it for Tokio's
+//! first such App: `uv_poll` handles watch the runtime's epoll descriptor and its
+//! reactor's (the Apps' TCP sockets) and drive the runtime when either is readable, and a
+//! repeating `uv_timer` drives it for Tokio's
 //! timers (idle timeouts, closing handshakes). Both handles are unreferenced: what keeps
 //! the thread alive stays the App's own reference (listening, open sockets), as with I/O
 //! threads. The environment's cleanup closes the handles and drops the runtime.
 
-use crate::server::local::LocalRuntime;
+use crate::server::local::{LocalHandle, LocalRuntime};
 use napi::sys;
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::ptr;
-use tokio::runtime::Handle;
 
 extern "C" {
     fn uv_handle_size(kind: c_int) -> usize;
@@ -45,6 +45,9 @@ struct Driver {
     env: sys::napi_env,
     local: LocalRuntime,
     poll: *mut c_void,
+    /// Watches the runtime's reactor (its sockets' events) besides the runtime itself.
+    #[cfg(target_os = "linux")]
+    sockets: *mut c_void,
     timer: *mut c_void,
     /// The timer runs: while any task lives on the runtime.
     ticking: std::cell::Cell<bool>,
@@ -56,13 +59,13 @@ thread_local! {
 
 /// The handle of this JS thread's runtime, created (and hooked to `env`'s loop) on first
 /// use. Fails where the mode is unavailable (not Linux).
-pub fn handle(env: sys::napi_env) -> std::io::Result<Handle> {
+pub fn handle(env: sys::napi_env) -> std::io::Result<LocalHandle> {
     DRIVER.with(|d| {
         if let Some(driver) = &*d.borrow() {
-            return Ok(driver.local.handle().clone());
+            return Ok(driver.local.local_handle());
         }
         let local = LocalRuntime::new()?;
-        let handle = local.handle().clone();
+        let handle = local.local_handle();
         let driver = unsafe { install(env, local) }?;
         *d.borrow_mut() = Some(driver);
         Ok(handle)
@@ -86,15 +89,33 @@ unsafe fn install(env: sys::napi_env, local: LocalRuntime) -> std::io::Result<Dr
         free(poll);
         return Err(uv_error("uv_poll_init", r));
     }
+    #[cfg(target_os = "linux")]
+    let sockets = {
+        let sockets = alloc(UV_POLL);
+        let r = uv_poll_init(lp, sockets, local.reactor_fd());
+        if r != 0 {
+            free(sockets);
+            uv_close(poll, on_closed);
+            return Err(uv_error("uv_poll_init", r));
+        }
+        sockets
+    };
     let timer = alloc(UV_TIMER);
     let r = uv_timer_init(lp, timer);
     if r != 0 {
         free(timer);
         uv_close(poll, on_closed);
+        #[cfg(target_os = "linux")]
+        uv_close(sockets, on_closed);
         return Err(uv_error("uv_timer_init", r));
     }
     uv_poll_start(poll, UV_READABLE, on_readable);
     uv_unref(poll);
+    #[cfg(target_os = "linux")]
+    {
+        uv_poll_start(sockets, UV_READABLE, on_readable);
+        uv_unref(sockets);
+    }
     uv_unref(timer);
     sys::napi_add_env_cleanup_hook(env, Some(cleanup), ptr::null_mut());
     // The timer starts with the first task (a listener), on the drive its spawn causes.
@@ -102,6 +123,8 @@ unsafe fn install(env: sys::napi_env, local: LocalRuntime) -> std::io::Result<Dr
         env,
         local,
         poll,
+        #[cfg(target_os = "linux")]
+        sockets,
         timer,
         ticking: std::cell::Cell::new(false),
     })
@@ -169,6 +192,8 @@ unsafe extern "C" fn cleanup(_arg: *mut c_void) {
         return;
     };
     uv_close(driver.poll, on_closed);
+    #[cfg(target_os = "linux")]
+    uv_close(driver.sockets, on_closed);
     uv_close(driver.timer, on_closed);
     drop(driver.local);
 }

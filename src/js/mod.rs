@@ -87,8 +87,8 @@ impl NativeApp {
         }
         let waker = unsafe { JsWaker::new(env.raw(), on_wake.raw(), local.is_some()) }?;
         let core = AppCore::new(Box::new(waker.clone()), publish::engine(pubsub.as_deref()));
-        if let Some(handle) = local {
-            core.set_runtime(handle);
+        if let Some(local) = local {
+            core.set_local(local);
         }
         core.set_max_connections(max_connections.unwrap_or(0) as usize);
         Ok(NativeApp {

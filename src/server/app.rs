@@ -140,6 +140,14 @@ impl AppCore {
         let _ = self.runtime.set(handle);
     }
 
+    /// Runs this App's sockets on its JS thread's runtime (`ioThreads: 0`), before it
+    /// first listens.
+    pub fn set_local(&self, local: super::local::LocalHandle) {
+        #[cfg(target_os = "linux")]
+        let _ = self.reactor.set(Some(local.reactor));
+        self.set_runtime(local.runtime);
+    }
+
     /// The runtime this App's listeners and connections run on.
     pub fn runtime(&self) -> tokio::runtime::Handle {
         match self.runtime.get() {

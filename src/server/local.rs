@@ -9,10 +9,14 @@
 //!
 //! [`drive`]: LocalRuntime::drive
 
+#[cfg(target_os = "linux")]
+use super::reactor::Reactor;
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+#[cfg(target_os = "linux")]
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::runtime::{Handle, Runtime};
 
@@ -60,6 +64,25 @@ const MAX_ROUNDS: usize = 64;
 pub struct LocalRuntime {
     rt: Runtime,
     epoll_fd: i32,
+    /// The sockets of this thread's Apps, polled by the thread's loop too (see `drive`).
+    #[cfg(target_os = "linux")]
+    reactor: Arc<Reactor>,
+}
+
+/// What an App on a [`LocalRuntime`] runs on.
+#[derive(Clone)]
+pub struct LocalHandle {
+    pub runtime: Handle,
+    #[cfg(target_os = "linux")]
+    pub reactor: Arc<Reactor>,
+}
+
+impl Drop for LocalRuntime {
+    /// Sockets dropped with the runtime's tasks (or later) release their slots at once.
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        self.reactor.stop();
+    }
 }
 
 impl LocalRuntime {
@@ -68,7 +91,12 @@ impl LocalRuntime {
             .enable_all()
             .build()?;
         let epoll_fd = find_epoll_fd(&rt)?;
-        Ok(LocalRuntime { rt, epoll_fd })
+        Ok(LocalRuntime {
+            rt,
+            epoll_fd,
+            #[cfg(target_os = "linux")]
+            reactor: Reactor::new_driven()?,
+        })
     }
 
     /// Readable when the runtime has I/O, a timer wake-up or a wake from another thread
@@ -79,6 +107,21 @@ impl LocalRuntime {
 
     pub fn handle(&self) -> &Handle {
         self.rt.handle()
+    }
+
+    pub fn local_handle(&self) -> LocalHandle {
+        LocalHandle {
+            runtime: self.rt.handle().clone(),
+            #[cfg(target_os = "linux")]
+            reactor: self.reactor.clone(),
+        }
+    }
+
+    /// Readable when the sockets of this thread's Apps have events: the owner watches it
+    /// besides [`LocalRuntime::fd`] and drives when either is readable.
+    #[cfg(target_os = "linux")]
+    pub fn reactor_fd(&self) -> i32 {
+        self.reactor.fd()
     }
 
     /// No task lives on the runtime (so no timer either): nothing to drive until a spawn,
@@ -93,6 +136,10 @@ impl LocalRuntime {
     /// Must not be called from inside a runtime (a task, or another drive).
     pub fn drive(&self) -> bool {
         self.rt.block_on(async {
+            // Socket events first, in the runtime's context: the tasks they wake are
+            // queued here, and run in the rounds below.
+            #[cfg(target_os = "linux")]
+            self.reactor.poll_now();
             let mut last = POLLS.with(Cell::get);
             for round in 0..MAX_ROUNDS {
                 tokio::task::yield_now().await;

@@ -148,13 +148,26 @@ struct State {
 
 pub struct Reactor {
     epoll: OwnedFd,
-    runtime: Handle,
+    /// The runtime its task runs on; None when its owner polls it (see `new_driven`).
+    runtime: Option<Handle>,
     state: Mutex<State>,
 }
 
 impl Reactor {
     /// A reactor whose task runs on `runtime` (the App's).
     pub fn new(runtime: Handle) -> io::Result<Arc<Reactor>> {
+        Self::create(Some(runtime))
+    }
+
+    /// A reactor its owner drives: it watches [`Reactor::fd`] and calls
+    /// [`Reactor::poll_now`] in its runtime's context, until [`Reactor::stop`]. A JS
+    /// thread's runtime (`ioThreads: 0`) has its loop watch the descriptor directly: no
+    /// task, and no second epoll call per wake-up for the nesting.
+    pub fn new_driven() -> io::Result<Arc<Reactor>> {
+        Self::create(None)
+    }
+
+    fn create(runtime: Option<Handle>) -> io::Result<Arc<Reactor>> {
         // SAFETY: plain syscall; the descriptor is owned from here on.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -163,14 +176,41 @@ impl Reactor {
         Ok(Arc::new(Reactor {
             // SAFETY: `fd` is a fresh descriptor nothing else owns.
             epoll: unsafe { OwnedFd::from_raw_fd(fd) },
-            runtime,
+            // A driven reactor counts as running until stopped.
             state: Mutex::new(State {
-                running: false,
+                running: runtime.is_none(),
                 registered: 0,
                 released: Vec::new(),
                 task: None,
             }),
+            runtime,
         }))
+    }
+
+    /// Readable while events are pending.
+    pub fn fd(&self) -> RawFd {
+        self.epoll.as_raw_fd()
+    }
+
+    /// A driven reactor: applies the pending events (waking tasks) and releases the slots
+    /// deregistered before. One caller at a time.
+    pub fn poll_now(&self) {
+        self.take_events();
+        self.release_deregistered();
+    }
+
+    /// A driven reactor's owner stops polling it: deregistered slots are released at once
+    /// from now on.
+    pub fn stop(&self) {
+        let released = {
+            let mut state = lock(&self.state);
+            state.running = false;
+            std::mem::take(&mut state.released)
+        };
+        for slot in released {
+            // SAFETY: nothing processes batches any more.
+            unsafe { slot.release() };
+        }
     }
 
     /// Registers a non-blocking connected socket. Must be called on the reactor's runtime
@@ -212,7 +252,7 @@ impl Reactor {
         let start = {
             let mut state = lock(&self.state);
             state.registered += 1;
-            !std::mem::replace(&mut state.running, true)
+            self.runtime.is_some() && !std::mem::replace(&mut state.running, true)
         };
         if start {
             self.spawn_task();
@@ -221,7 +261,9 @@ impl Reactor {
     }
 
     fn spawn_task(self: &Arc<Self>) {
-        drop(local::spawn_on(&self.runtime, drive(self.clone())));
+        if let Some(runtime) = &self.runtime {
+            drop(local::spawn_on(runtime, drive(self.clone())));
+        }
     }
 
     /// Deregisters and closes the socket's descriptor. The slot's memory stays while an
