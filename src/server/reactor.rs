@@ -650,4 +650,74 @@ mod tests {
         assert_eq!(lock(&reactor.state).registered, 0);
         assert!(lock(&reactor.state).released.is_empty());
     }
+
+    #[test]
+    fn a_driven_reactor_is_polled_by_its_owner() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let reactor = Reactor::new_driven().unwrap();
+        let (socket, mut client) = pair(&reactor);
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            socket.try_read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        client.write_all(b"hi").unwrap();
+        // The owner's loop sees the descriptor readable and polls.
+        let mut pfd = libc::pollfd {
+            fd: reactor.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        assert_eq!(unsafe { libc::poll(&mut pfd, 1, 5000) }, 1);
+        rt.block_on(async {
+            let mut waiting = std::pin::pin!(socket.ready(Direction::Read));
+            assert!(futures_poll(waiting.as_mut()).is_pending());
+            reactor.poll_now();
+            assert!(futures_poll(waiting.as_mut()).is_ready());
+        });
+        assert_eq!(socket.try_read(&mut buf).unwrap(), 2);
+        // Deregistered slots wait for the next poll, or for the owner to stop.
+        drop(socket);
+        assert_eq!(lock(&reactor.state).released.len(), 1);
+        reactor.stop();
+        assert!(lock(&reactor.state).released.is_empty());
+        let (socket, _client) = pair(&reactor);
+        drop(socket);
+        assert!(lock(&reactor.state).released.is_empty(), "released at once");
+        assert_eq!(lock(&reactor.state).registered, 0);
+    }
+
+    #[test]
+    fn a_would_block_keeps_an_event_that_arrived_after_the_look() {
+        let reactor = Reactor::new_driven().unwrap();
+        let (socket, _client) = pair(&reactor);
+        let slot = &socket.0;
+        let seen = slot.ready.load(Ordering::Acquire);
+        // An event lands between the look and the WouldBlock (the JS thread's write
+        // racing with the reactor): the readiness stays.
+        slot.on_event(libc::EPOLLOUT as u32);
+        slot.clear(Direction::Write, seen);
+        assert_ne!(slot.ready.load(Ordering::Acquire) & WRITABLE, 0);
+        // Without an event in between, it is cleared; closed bits never are.
+        slot.on_event((libc::EPOLLIN | libc::EPOLLRDHUP) as u32);
+        let seen = slot.ready.load(Ordering::Acquire);
+        slot.clear(Direction::Read, seen);
+        let now = slot.ready.load(Ordering::Acquire);
+        assert_eq!(now & READABLE, 0);
+        assert_ne!(
+            now & Direction::Read.ready(),
+            0,
+            "the end of stream stays visible"
+        );
+        reactor.stop();
+    }
+
+    fn futures_poll<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        let waker = Waker::noop();
+        f.poll(&mut Context::from_waker(waker))
+    }
 }
