@@ -21,8 +21,8 @@ if (mode === 'echo' || mode === 'echo-open') {
     },
   })
 } else if (mode === 'fanout') {
-  // rsws has no pub/sub yet: report it so the runner skips rsws for fan-out.
-  // As soon as app.publish / ws.subscribe exist this runs like uws.mjs.
+  // A build without pub/sub reports it, so the runner skips it for fan-out (A/B runs
+  // against old checkouts).
   const unsupported = (what) => {
     console.log(`UNSUPPORTED pub/sub (${what} is not a function)`)
     process.exit(3)
