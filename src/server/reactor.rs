@@ -531,6 +531,21 @@ mod tests {
             .unwrap()
     }
 
+    /// Waits for read readiness and reads, again after a `WouldBlock`.
+    async fn read_when_ready(socket: &Socket, buf: &mut [u8]) -> usize {
+        loop {
+            tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
+                .await
+                .unwrap()
+                .unwrap();
+            match socket.try_read(buf) {
+                Ok(n) => return n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     #[test]
     fn a_socket_is_small() {
         // The slot in its Arc fills the allocator's 64-byte class; the socket is a pointer.
@@ -567,17 +582,7 @@ mod tests {
             assert_eq!(socket.try_read(&mut buf).unwrap(), 5);
             assert_eq!(&buf[..5], b"hello");
             // The end of stream arrives later: wait for it, then it stays visible.
-            loop {
-                tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
-                    .await
-                    .unwrap()
-                    .unwrap();
-                match socket.try_read(&mut buf) {
-                    Ok(0) => break,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    r => panic!("unexpected {r:?}"),
-                }
-            }
+            assert_eq!(read_when_ready(&socket, &mut buf).await, 0);
             assert_eq!(socket.try_read(&mut buf).unwrap(), 0);
             writer.join().unwrap();
         });
@@ -625,18 +630,7 @@ mod tests {
                 let (socket, mut client) = pair(&reactor);
                 assert!(running());
                 client.write_all(b"x").unwrap();
-                let mut buf = [0u8; 4];
-                loop {
-                    tokio::time::timeout(Duration::from_secs(5), socket.ready(Direction::Read))
-                        .await
-                        .unwrap()
-                        .unwrap();
-                    match socket.try_read(&mut buf) {
-                        Ok(n) => break assert_eq!(n, 1),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        Err(e) => panic!("{e}"),
-                    }
-                }
+                assert_eq!(read_when_ready(&socket, &mut [0u8; 4]).await, 1);
                 drop(socket);
                 for _ in 0..500 {
                     if !running() {
