@@ -134,6 +134,14 @@ impl SlotRef {
     unsafe fn release(self) {
         drop(Arc::from_raw(self.0));
     }
+
+    /// # Safety
+    /// As `release`, for each.
+    unsafe fn release_all(slots: Vec<SlotRef>) {
+        for slot in slots {
+            slot.release();
+        }
+    }
 }
 
 struct State {
@@ -207,10 +215,8 @@ impl Reactor {
             state.running = false;
             std::mem::take(&mut state.released)
         };
-        for slot in released {
-            // SAFETY: nothing processes batches any more.
-            unsafe { slot.release() };
-        }
+        // SAFETY: nothing processes batches any more.
+        unsafe { SlotRef::release_all(released) };
     }
 
     /// Registers a non-blocking connected socket. Must be called on the reactor's runtime
@@ -221,10 +227,9 @@ impl Reactor {
             ready: AtomicUsize::new(READABLE | WRITABLE),
             waiter: Mutex::new(None),
             reactor: self.clone(),
-            fd: io.into_raw_fd(),
+            fd: io.as_raw_fd(),
         });
-        let socket = Socket(slot);
-        let ptr = Arc::into_raw(socket.0.clone());
+        let ptr = Arc::into_raw(slot.clone());
         let mut event = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: ptr as u64,
@@ -234,21 +239,17 @@ impl Reactor {
             libc::epoll_ctl(
                 self.epoll.as_raw_fd(),
                 libc::EPOLL_CTL_ADD,
-                socket.0.fd,
+                slot.fd,
                 &mut event,
             )
         };
         if r < 0 {
-            let err = io::Error::last_os_error();
-            // SAFETY: not registered, so no event names it.
+            // SAFETY: not registered, so no event names it. `io` closes the descriptor.
             unsafe { SlotRef(ptr).release() };
-            // Closes the descriptor; no registration to undo.
-            let Socket(slot) = &socket;
-            // SAFETY: the socket owns the descriptor.
-            unsafe { libc::close(slot.fd) };
-            std::mem::forget(socket);
-            return Err(err);
+            return Err(io::Error::last_os_error());
         }
+        // The socket owns the descriptor from here on.
+        let _ = io.into_raw_fd();
         let start = {
             let mut state = lock(&self.state);
             state.registered += 1;
@@ -257,7 +258,7 @@ impl Reactor {
         if start {
             self.spawn_task();
         }
-        Ok(socket)
+        Ok(Socket(slot))
     }
 
     fn spawn_task(self: &Arc<Self>) {
@@ -354,10 +355,8 @@ impl Reactor {
     /// Releases the slots deregistered so far.
     fn release_deregistered(&self) {
         let released = std::mem::take(&mut lock(&self.state).released);
-        for slot in released {
-            // SAFETY: the batch that could name it was processed.
-            unsafe { slot.release() };
-        }
+        // SAFETY: the batch that could name them was processed.
+        unsafe { SlotRef::release_all(released) };
     }
 }
 
@@ -381,17 +380,15 @@ struct Driving {
 
 impl Drop for Driving {
     fn drop(&mut self) {
-        let restart = {
+        let (restart, released) = {
             let mut state = lock(&self.reactor.state);
             let restart = self.finished && state.registered > 0;
             state.running = restart;
             state.task = None;
-            for slot in std::mem::take(&mut state.released) {
-                // SAFETY: no batch is being processed any more.
-                unsafe { slot.release() };
-            }
-            restart
+            (restart, std::mem::take(&mut state.released))
         };
+        // SAFETY: no batch is being processed any more.
+        unsafe { SlotRef::release_all(released) };
         if restart {
             self.reactor.spawn_task();
         }
