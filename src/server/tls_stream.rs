@@ -436,7 +436,13 @@ mod tests {
 
     /// A server-side `Stream::Tls` and a tokio-rustls client connected to it. `first`
     /// is written by the client right after its handshake, before the server unwraps.
-    async fn pair_with(leaf: &Leaf, ca: &Ca, first: &'static [u8]) -> (Stream, Client) {
+    /// `send_buffer`: the server socket's SO_SNDBUF (the kernel's autotuned size if None).
+    async fn pair_with(
+        leaf: &Leaf,
+        ca: &Ca,
+        first: &'static [u8],
+        send_buffer: Option<usize>,
+    ) -> (Stream, Client) {
         let server = Arc::new(TlsServer::new(&leaf.options()).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -450,6 +456,11 @@ mod tests {
             c
         });
         let (tcp, _) = listener.accept().await.unwrap();
+        if let Some(len) = send_buffer {
+            socket2::SockRef::from(&tcp)
+                .set_send_buffer_size(len)
+                .unwrap();
+        }
         let stream = handshake(&server, tcp).await.expect("handshake");
         (stream, client.await.unwrap())
     }
@@ -457,7 +468,7 @@ mod tests {
     async fn pair(first: &'static [u8]) -> (Stream, Client) {
         let ca = Ca::new("test ca");
         let leaf = ca.server(&["localhost"]);
-        pair_with(&leaf, &ca, first).await
+        pair_with(&leaf, &ca, first, None).await
     }
 
     /// Reads from the server side until `want` bytes arrived, with `buf_len`-byte reads.
@@ -520,7 +531,11 @@ mod tests {
 
     #[tokio::test]
     async fn large_download_with_bounded_pending_output() {
-        let (stream, mut client) = pair(b"").await;
+        // A small send buffer: with the kernel's own sizes, loopback can take all 4 MiB
+        // without pushing back (seen with tcp_rmem up to 32 MiB).
+        let ca = Ca::new("test ca");
+        let leaf = ca.server(&["localhost"]);
+        let (stream, mut client) = pair_with(&leaf, &ca, b"", Some(64 * 1024)).await;
         let data = pattern(4 * 1024 * 1024 + 5);
         let want = data.len();
         let reader = tokio::spawn(async move {
