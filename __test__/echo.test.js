@@ -490,7 +490,7 @@ test('a burst of mixed sizes to a client that is not reading arrives complete an
 
 test('a backlog larger than the event inbox (256 KiB) arrives whole and in order on every socket', T, async () => {
   // The first message blocks the JS thread while the rest queue up in Rust: the queue is
-  // then taken in pieces of whole records, each with the large (>= 128 KiB, zero-copy)
+  // then taken in pieces of whole records, each with the large (>= 8 KiB)
   // payloads of its own records.
   const sizeOf = (i) => (i % 1000 === 999 ? 200 * 1024 : i % 500 === 250 ? 16 * 1024 : i % 7 === 3 ? 0 : 20)
   let blocked = false

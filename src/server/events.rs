@@ -26,7 +26,7 @@ pub mod kind {
     pub const OPEN: u8 = 1;
     /// A message whose payload is inline. `flags` bit 0 = binary.
     pub const MESSAGE: u8 = 2;
-    /// A large message whose payload is the next entry of the batch's side list (zero copy).
+    /// A large message whose payload is the next entry of the batch's side list.
     pub const MESSAGE_LARGE: u8 = 3;
     /// The connection ended. `extra` = close code, payload = reason. Exactly one per OPEN.
     pub const CLOSE: u8 = 4;
@@ -57,9 +57,13 @@ pub mod kind {
     pub const HTTP_WRITABLE: u8 = 35;
 }
 
-/// Messages at least this large cross as their own zero-copy buffer instead of being
-/// copied into the batch (and out of it again by `ArrayBuffer.prototype.slice`).
-pub const LARGE_MESSAGE: usize = 128 * 1024;
+/// Messages at least this large cross beside the records, each in a buffer of its own
+/// that JS copies once into the handler's `ArrayBuffer`, instead of being copied into the
+/// batch: a few of them fill a slab, and the records behind it are then copied once more,
+/// into JS's inbox. Measured (echo, 10 connections, server CPU per message against a
+/// threshold of 128 KiB): 8 KiB 13% less, 16 KiB 12-15%, 64 KiB 42%, and 4 KiB 8% in
+/// noisier runs (benchmark/RESULTS.md, "Large messages").
+pub const LARGE_MESSAGE: usize = 8 * 1024;
 
 /// A batch above this size (records plus large payloads) makes readers pause until JS
 /// takes it.
@@ -381,7 +385,7 @@ mod tests {
         fn wake(&self) {}
     }
 
-    /// Large messages travel beside the records (zero copy) but count towards the
+    /// Large messages travel beside the records but count towards the
     /// high-water mark all the same: a flood of them while JS is blocked pauses reading.
     #[test]
     fn large_messages_count_towards_the_high_water_mark() {
