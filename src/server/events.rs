@@ -58,7 +58,7 @@ pub mod kind {
 }
 
 /// Messages at least this large cross beside the records, each in a buffer of its own
-/// that JS copies once into the handler's `ArrayBuffer`, instead of being copied into the
+/// copied once more into the handler's `ArrayBuffer` (`takeLarge`), instead of into the
 /// batch: a few of them fill a slab, and the records behind it are then copied once more,
 /// into JS's inbox. Measured (echo, 10 connections, server CPU per message against a
 /// threshold of 128 KiB): 8 KiB 13% less, 16 KiB 12-15%, 64 KiB 42%, and 4 KiB 8% in

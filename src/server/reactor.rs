@@ -244,9 +244,11 @@ impl Reactor {
             )
         };
         if r < 0 {
+            // Read before freeing anything: the allocator may overwrite errno.
+            let err = io::Error::last_os_error();
             // SAFETY: not registered, so no event names it. `io` closes the descriptor.
             unsafe { SlotRef(ptr).release() };
-            return Err(io::Error::last_os_error());
+            return Err(err);
         }
         // The socket owns the descriptor from here on.
         let _ = io.into_raw_fd();
