@@ -9,13 +9,12 @@
 // --compare NAME=DIR adds the rsws build in checkout DIR as server NAME (A/B runs).
 // Needs `npm run build` and the load generator (`npm run bench` builds it).
 const { spawn } = require('node:child_process')
-const fs = require('node:fs')
 const path = require('node:path')
 const readline = require('node:readline')
+const { procCpuUs, procRssKiB, median } = require('./proc')
 
 const ROOT = path.join(__dirname, '..')
 const LOADGEN = path.join(__dirname, 'loadgen', 'target', 'release', 'rsws-loadgen')
-const CLK_TCK = 100
 
 const o = { sizes: [65536, 204800, 1048576], runs: 3, secs: 3, servers: ['rsws', 'uws', 'ws'], compare: {} }
 for (let i = 2; i < process.argv.length; i++) {
@@ -37,16 +36,7 @@ function serverFile(name) {
   return path.join(__dirname, 'servers', { rsws: 'rsws.js', uws: 'uws.mjs', ws: 'ws.js' }[name])
 }
 
-function cpuUs(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK
-}
 
-function rssKiB(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) : 0
-}
 
 async function runOnce(name, size) {
   const proc = spawn(process.execPath, ['--trace-gc', serverFile(name), '0', 'echo'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -66,20 +56,18 @@ async function runOnce(name, size) {
   lg.stdout.on('data', (d) => (out += d))
   await new Promise((r) => setTimeout(r, warmup * 1000))
   counting = true
-  const cpu0 = cpuUs(proc.pid)
+  const cpu0 = procCpuUs(proc.pid)
   let peak = 0
-  const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(proc.pid))), 100)
+  const sampler = setInterval(() => (peak = Math.max(peak, procRssKiB(proc.pid))), 100)
   await new Promise((r) => lg.on('close', r))
   clearInterval(sampler)
-  const cpu = cpuUs(proc.pid) - cpu0
+  const cpu = procCpuUs(proc.pid) - cpu0
   counting = false
   proc.kill('SIGTERM')
   await new Promise((r) => proc.on('exit', r))
   const rate = JSON.parse(out.trim().split('\n').pop()).rate
   return { rate, cpuPerMsg: cpu / (rate * o.secs), peakMiB: peak / 1024, ...gc }
 }
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]
 
 async function main() {
   const rows = []

@@ -25,11 +25,11 @@ const { spawn, spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
 const readline = require('readline')
+const { CLK_TCK, procCpuUs, procRssKiB, median } = require('./proc')
 
 const ROOT = path.join(__dirname, '..')
 const LOADGEN_DIR = path.join(__dirname, 'loadgen')
 const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'rsws-loadgen')
-const CLK_TCK = 100 // getconf CLK_TCK on Linux
 
 // ------------------------------------------------------------------ options
 
@@ -117,18 +117,6 @@ function scenarioName(s) {
 
 // ------------------------------------------------------------------ /proc
 
-/** utime + stime of all threads, microseconds. */
-function procCpuUs(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // fields after "(comm) ": state=0 ... utime=11 stime=12
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK
-  } catch {
-    return NaN
-  }
-}
-
 /** CPU µs per thread name (comm), summed over threads of the same name. */
 function procThreadCpuUs(pid) {
   const out = {}
@@ -154,14 +142,6 @@ function diffThreads(a, b, count) {
   return out
 }
 
-function procRssKiB(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) : NaN
-  } catch {
-    return NaN
-  }
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -362,12 +342,6 @@ async function runOnce(sc, name, o) {
 
 // ------------------------------------------------------------------ stats & table
 
-function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
-  if (!v.length) return NaN
-  const m = v.length >> 1
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
-}
 
 function maxFinite(xs) {
   const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x))
