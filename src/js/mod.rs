@@ -244,7 +244,7 @@ impl NativeApp {
         self.large
             .take()
             .into_iter()
-            .map(|v| ArrayBuffer::copy_from(env, v))
+            .map(|v| copy_uninit(env, &v))
             .collect()
     }
 
@@ -544,3 +544,59 @@ fn tidy_allocator() {
 
 // After NativeApp: napi-derive must see the struct before another `impl` block of it.
 mod http;
+
+/// `bytes` in a new ArrayBuffer of V8's own, written once. `napi_create_arraybuffer`
+/// (behind `ArrayBuffer::copy_from`) zero-fills its memory before the copy overwrites it:
+/// 5% of the server's samples echoing 16 KiB messages. `napi_create_buffer_copy` is
+/// Node's `Buffer::Copy`, which allocates without the fill and never from Buffer's pool,
+/// so its ArrayBuffer holds exactly `bytes`.
+fn copy_uninit<'env>(env: &'env Env, bytes: &[u8]) -> Result<ArrayBuffer<'env>> {
+    let raw = env.raw();
+    let mut data = std::ptr::null_mut();
+    let mut buffer = std::ptr::null_mut();
+    // SAFETY: `bytes` is valid for its length; Node copies it before returning.
+    check_status!(
+        unsafe {
+            sys::napi_create_buffer_copy(
+                raw,
+                bytes.len(),
+                bytes.as_ptr().cast(),
+                &mut data,
+                &mut buffer,
+            )
+        },
+        "Failed to copy a message"
+    )?;
+    let mut kind = 0;
+    let mut len = 0;
+    let mut array_buffer = std::ptr::null_mut();
+    let mut offset = 0;
+    // SAFETY: `buffer` is the Uint8Array just created.
+    check_status!(
+        unsafe {
+            sys::napi_get_typedarray_info(
+                raw,
+                buffer,
+                &mut kind,
+                &mut len,
+                &mut data,
+                &mut array_buffer,
+                &mut offset,
+            )
+        },
+        "Failed to read a message's buffer"
+    )?;
+    if offset != 0 || len != bytes.len() {
+        return Err(Error::from_reason(
+            "a copied message does not own its ArrayBuffer",
+        ));
+    }
+    // SAFETY: an ArrayBuffer value of this env.
+    let array_buffer = unsafe { ArrayBuffer::from_napi_value(raw, array_buffer) }?;
+    if array_buffer.len() != bytes.len() {
+        return Err(Error::from_reason(
+            "a copied message does not own its ArrayBuffer",
+        ));
+    }
+    Ok(array_buffer)
+}
