@@ -16,7 +16,9 @@
 //!
 //! WebSocket phase: the bytes after the request (a GET's body included, as on the real
 //! path) and every later read go to a server Receiver with a small payload limit and
-//! the negotiated inflater. Checked: no panic; the receiver never holds more than the
+//! the negotiated inflater; with config bit 4, what fits goes straight into the room the
+//! receiver offers for a frame's missing payload, as the connection reads large frames.
+//! Checked: no panic; the receiver never holds more than the
 //! limit plus one control frame's payload (or a partial header), and the heap grows by
 //! at most a few limits plus zlib's state during a receive; messages within the limit,
 //! text valid UTF-8 after inflation; every CloseError has a code close.rs allows; what
@@ -30,7 +32,7 @@ use rsws::protocol::deflate::{negotiate, options, Negotiated};
 use rsws::protocol::handshake::MAX_HEADER_BYTES;
 use rsws::protocol::http1::{BodyDecoder, RequestParser};
 use rsws::protocol::{
-    encode_close_payload, encode_frame, parse_client_response, write_accept_response, Handler,
+    encode_close_payload, CloseError, encode_frame, parse_client_response, write_accept_response, Handler,
     OpCode, Payload, Receiver, Role, MAX_HEADER_LEN,
 };
 use rsws::server::http::request::{asks_for_websocket, upgrade_request};
@@ -184,6 +186,33 @@ fn http_phase<'a>(
     }
 }
 
+/// One read, as the connection takes it. With `direct`, as much as fits goes into the
+/// room the receiver offers for a frame's missing payload (`direct_target`, offered here
+/// from 1 byte missing on), the rest through `receive`.
+fn feed(
+    receiver: &mut Receiver,
+    mut read: &mut [u8],
+    direct: bool,
+    server: &mut Server,
+) -> Result<(), CloseError> {
+    while direct && !read.is_empty() {
+        let Some(room) = receiver.direct_target(1) else {
+            break;
+        };
+        let n = room.len().min(read.len());
+        for (slot, byte) in room.iter_mut().zip(&read[..n]) {
+            slot.write(*byte);
+        }
+        // SAFETY: the first n bytes of the room were just written.
+        unsafe { receiver.receive_direct(n, server) }?;
+        read = &mut read[n..];
+    }
+    if read.is_empty() {
+        return Ok(());
+    }
+    receiver.receive(read, server)
+}
+
 fuzz_target!(|data: &[u8]| {
     let [limit, read_size, config, data @ ..] = data else {
         return;
@@ -193,6 +222,7 @@ fuzz_target!(|data: &[u8]| {
     let read_size = 1 + *read_size as usize * 16;
     let compression = COMPRESSION[usize::from(config & 7)];
     let ws_everywhere = config & 8 == 0;
+    let direct = config & 16 != 0;
     let mut reads = data.chunks(read_size);
 
     let Some((request, mut leftover)) = http_phase(&mut reads, ws_everywhere, read_size) else {
@@ -237,7 +267,7 @@ fuzz_target!(|data: &[u8]| {
     for read in pieces {
         let read_len = read.len();
         let heap_start = heap::start();
-        let result = receiver.receive(read, &mut server);
+        let result = feed(&mut receiver, read, direct, &mut server);
         if let Some(growth) = heap::peak_growth(heap_start) {
             assert!(
                 growth <= heap_bound + read_len,

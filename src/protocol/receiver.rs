@@ -16,6 +16,7 @@ use super::deflate::{InflateError, Inflater};
 use super::frame::{parse_header, FrameHeader, OpCode, MAX_HEADER_LEN};
 use super::mask::{apply_mask, apply_mask_offset};
 use super::utf8::Utf8Validator;
+use std::mem::MaybeUninit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -215,10 +216,90 @@ impl Receiver {
             return Ok(());
         }
         let result = self.receive_frames(input, handler);
+        self.settle(result)
+    }
+
+    /// Room to read the rest of a large frame's payload into, so that it skips the
+    /// caller's read buffer and the copy out of it: Some while a data frame's payload is
+    /// incomplete with at least `min` bytes (and at least 1) missing. Never longer than
+    /// what is missing, so a read into it cannot take bytes of the next frame. Report
+    /// what was read into it with [`Receiver::receive_direct`].
+    pub fn direct_target(&mut self, min: usize) -> Option<&mut [MaybeUninit<u8>]> {
+        if self.state != State::Open {
+            return None;
+        }
+        let p = self.partial.as_mut()?;
+        let frame = p.buffered_frame?;
+        let missing = frame.payload_len - p.frame_payload.len();
+        if missing == 0 || missing < min || frame.opcode.is_control() {
+            return None;
+        }
+        let have = p.frame_payload.len();
+        if p.frame_payload.capacity() == have {
+            // Past the up-front reservation: grow geometrically, as appending would.
+            p.frame_payload
+                .reserve(missing.min(have.max(MAX_HEADER_LEN)));
+        }
+        let spare = p.frame_payload.spare_capacity_mut();
+        let len = spare.len().min(missing);
+        Some(&mut spare[..len])
+    }
+
+    /// Takes the `n` bytes just read into the room [`Receiver::direct_target`] gave, as
+    /// [`Receiver::receive`] takes bytes of a read buffer.
+    ///
+    /// # Safety
+    /// The first `n` bytes of the slice the last `direct_target` call returned must have
+    /// been written, and nothing else may have been called on the receiver since.
+    pub unsafe fn receive_direct(
+        &mut self,
+        n: usize,
+        handler: &mut impl Handler,
+    ) -> Result<(), CloseError> {
+        if self.state != State::Open || n == 0 {
+            return Ok(());
+        }
+        let (frame, start) = {
+            let p = self.partial.as_mut().expect("direct_target gave room");
+            let frame = p.buffered_frame.expect("direct_target gave room");
+            let start = p.frame_payload.len();
+            assert!(
+                n <= p.frame_payload.capacity() - start && n <= frame.payload_len - start,
+                "more bytes than direct_target gave room for"
+            );
+            // SAFETY: within the capacity (checked), and written by the caller (contract).
+            unsafe { p.frame_payload.set_len(start + n) };
+            (frame, start)
+        };
+        let result = self.check_direct(frame, start, handler);
+        self.settle(result)
+    }
+
+    /// Unmasks and validates bytes appended to a buffered payload from `start` on, and
+    /// delivers the frame if they complete it.
+    fn check_direct(
+        &mut self,
+        frame: Frame,
+        start: usize,
+        handler: &mut impl Handler,
+    ) -> Result<(), CloseError> {
+        let p = self.partial.as_mut().expect("direct_target gave room");
+        let chunk = &mut p.frame_payload[start..];
+        if let Some(key) = frame.mask {
+            apply_mask_offset(chunk, key, start);
+        }
+        if frame.text {
+            self.utf8.feed(chunk).map_err(|_| INVALID_UTF8)?;
+        }
+        self.finish_buffered_frame(frame, handler)
+    }
+
+    /// After a call that fed bytes: a failure ends parsing, and the state kept between
+    /// reads is freed once nothing is in progress (or nothing more will be parsed).
+    fn settle(&mut self, result: Result<(), CloseError>) -> Result<(), CloseError> {
         if result.is_err() {
             self.state = State::Failed;
         }
-        // Freed once nothing is in progress (and when nothing more will be parsed).
         if self.state != State::Open || self.partial.as_ref().is_some_and(|p| p.is_idle()) {
             self.partial = None;
         }
@@ -292,6 +373,16 @@ impl Receiver {
         let missing = frame.payload_len - self.partial().frame_payload.len();
         let (chunk, rest) = input.split_at_mut(missing.min(input.len()));
         self.append_payload(frame, chunk)?;
+        self.finish_buffered_frame(frame, handler)?;
+        Ok(rest)
+    }
+
+    /// Delivers the buffered frame if its payload is complete.
+    fn finish_buffered_frame(
+        &mut self,
+        frame: Frame,
+        handler: &mut impl Handler,
+    ) -> Result<(), CloseError> {
         let p = self.partial();
         if p.frame_payload.len() == frame.payload_len {
             p.buffered_frame = None;
@@ -302,7 +393,7 @@ impl Receiver {
                 self.on_frame(frame, Payload::Owned(payload), handler)?;
             }
         }
-        Ok(rest)
+        Ok(())
     }
 
     fn start_buffered_frame(&mut self, frame: Frame) {

@@ -30,6 +30,10 @@ const SCRATCH_LEN: usize = 64 * 1024;
 const PONG_QUEUE_LIMIT: usize = 64 * 1024;
 /// Reads per readiness event before yielding to other connections.
 const READS_PER_WAKE: usize = 4;
+/// A frame missing at least this much payload is read straight into its own buffer,
+/// which saves copying it out of the scratch buffer; below it, one read into the scratch
+/// buffer may also bring the frames that follow.
+const DIRECT_READ_MIN: usize = 16 * 1024;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_LEN]);
@@ -469,19 +473,39 @@ impl Connection {
         Poll::Pending
     }
 
-    /// Reads what the socket has into the thread's scratch buffer and processes it.
+    /// Reads what the socket has into the thread's scratch buffer and processes it. The
+    /// rest of a large frame is read straight into the frame's own buffer instead.
     fn read_available(&mut self) -> Step {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             for _ in 0..READS_PER_WAKE {
-                match self.conn.stream.try_read(&mut scratch) {
+                let stream = &self.conn.stream;
+                let (read, direct, room) = match self
+                    .receiver
+                    .direct_target(DIRECT_READ_MIN)
+                    .and_then(|target| Some((target.len(), stream.try_read_uninit(target)?)))
+                {
+                    Some((room, read)) => (read, true, room),
+                    None => (stream.try_read(&mut scratch), false, scratch.len()),
+                };
+                match read {
                     Ok(0) => return Step::End(Ending::new(close::ABNORMAL, "")),
                     Ok(n) => {
                         if let Some(t) = &mut self.timer {
                             t.as_mut().received();
                         }
-                        match self.process(&mut scratch[..n]) {
-                            Step::Continue if n == scratch.len() => continue,
+                        let step = if direct {
+                            // SAFETY: the socket wrote the n bytes it reports into the
+                            // room `direct_target` gave, and nothing ran on the receiver
+                            // since.
+                            self.deliver(|receiver, sink| unsafe {
+                                receiver.receive_direct(n, sink)
+                            })
+                        } else {
+                            self.deliver(|receiver, sink| receiver.receive(&mut scratch[..n], sink))
+                        };
+                        match step {
+                            Step::Continue if n == room => continue,
                             step => return step,
                         }
                     }
@@ -495,6 +519,14 @@ impl Connection {
 
     /// Feeds bytes to the protocol core and delivers what it reports.
     fn process(&mut self, data: &mut [u8]) -> Step {
+        self.deliver(|receiver, sink| receiver.receive(data, sink))
+    }
+
+    /// Runs `feed` (bytes into the protocol core) and delivers what it reports.
+    fn deliver(
+        &mut self,
+        feed: impl FnOnce(&mut Receiver, &mut Sink<'_>) -> Result<(), CloseError>,
+    ) -> Step {
         let mut replies = Vec::new();
         let id = self.id;
         let policy = &self.policy;
@@ -512,7 +544,7 @@ impl Connection {
                 peer_close: None,
                 discard: false,
             };
-            let result = receiver.receive(data, &mut sink);
+            let result = feed(receiver, &mut sink);
             let peer_close = sink.peer_close;
             // Pongs go out before JS is woken (at the end of with_batch), so they precede
             // anything the application sends in answer to the same read.

@@ -17,7 +17,8 @@
 
 use super::local;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Write};
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -469,9 +470,15 @@ impl Socket {
     /// Reads without waiting. A short read also clears the read readiness (the socket's
     /// queue is empty now), which saves the read that would only say `WouldBlock`.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.try_read_uninit(super::stream::as_uninit(buf))
+    }
+
+    /// As `try_read`, into memory that may not be initialized yet: the kernel writes
+    /// the bytes it reports.
+    pub fn try_read_uninit(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
         let mut got = 0;
         let r = self.try_io(Direction::Read, || {
-            let n = (&*self.sock()).read(buf)?;
+            let n = self.sock().recv(buf)?;
             if n == 0 || n == buf.len() {
                 return Ok(n);
             }
@@ -512,6 +519,7 @@ impl Socket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::time::Duration;
 
     fn pair(reactor: &Arc<Reactor>) -> (Socket, std::net::TcpStream) {

@@ -123,20 +123,30 @@ impl Stream {
     /// per message on a request/response connection. Race-free: Tokio clears readiness
     /// only if no new event arrived since it was observed.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tls(t) => t.try_read(buf),
+            plain => plain
+                .try_read_uninit(as_uninit(buf))
+                .expect("a plain socket reads into any memory"),
+        }
+    }
+
+    /// As `try_read`, into memory that may not be initialized yet (the kernel writes the
+    /// bytes it reports); None for TLS, whose plaintext comes out of a buffer of its own.
+    pub fn try_read_uninit(&self, buf: &mut [MaybeUninit<u8>]) -> Option<io::Result<usize>> {
         let mut got = 0;
-        let r = each!(self, o => return o.try_read(buf), s => s.try_io(Interest::READABLE, || {
-            use std::io::Read;
-            let n = (&*socket2::SockRef::from(s)).read(buf)?;
+        let r = each!(self, o => return Some(o.try_read_uninit(buf)), s => s.try_io(Interest::READABLE, || {
+            let n = socket2::SockRef::from(s).recv(buf)?;
             if n == 0 || n == buf.len() {
                 return Ok(n);
             }
             got = n;
             Err(io::ErrorKind::WouldBlock.into())
-        }), t => t.try_read(buf));
-        match r {
+        }), _t => return None);
+        Some(match r {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
             r => r,
-        }
+        })
     }
 
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
@@ -212,4 +222,11 @@ impl Stream {
             }
         );
     }
+}
+
+/// `buf` as memory the kernel may write into. Sound for reads: they only ever write
+/// initialized bytes into it.
+pub(super) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: same layout; callers only write initialized bytes through it.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
 }

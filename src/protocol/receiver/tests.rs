@@ -4,6 +4,8 @@ use crate::protocol::frame::{encode_compressed_frame, encode_frame};
 
 /// permessage-deflate messages.
 mod compressed;
+/// Reads straight into a large frame's payload (`direct_target`, `receive_direct`).
+mod direct;
 /// One test per framing rule, each checking its close code.
 mod rules;
 
