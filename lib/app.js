@@ -115,6 +115,9 @@ class TemplatedApp {
     this._out = new Outbox(this._native)
     /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
     this._bufferedView = new Uint32Array(this._native.bufferedView())
+    /** Peer address per socket id, ADDRESS_BYTES each, written by Rust before the
+     * socket's OPEN: read in place by WebSocket's getRemoteAddress() and the like. */
+    this._addressView = new Uint8Array(this._native.addressView())
     /** Per route: the behaviour object and its resolved options. */
     this._routes = []
     this._sockets = []
@@ -148,6 +151,7 @@ class TemplatedApp {
       hasOpenHandler: typeof behavior.open === 'function',
     })
     this._routes[route] = {
+      app: this,
       behavior,
       maxBackpressure,
       closeOnBackpressureLimit: behavior.closeOnBackpressureLimit === true,
@@ -318,7 +322,7 @@ class TemplatedApp {
   }
 
   _subscription(ws, topic, newCount, oldCount) {
-    const handler = this._routes[routeOf(ws)].behavior.subscription
+    const handler = routeOf(ws).behavior.subscription
     if (!handler) return
     try {
       handler(ws, typeof topic === 'string' ? textEncoder.encode(topic).buffer : topic, newCount, oldCount)
@@ -371,7 +375,7 @@ class TemplatedApp {
       for (const { topic, count } of this._native.leaveAll(idOf(ws))) this._subscription(ws, topic, count, count + 1)
     }
     markClosed(ws)
-    const close = this._routes[routeOf(ws)].behavior.close
+    const close = routeOf(ws).behavior.close
     if (close) {
       try {
         close(ws, code, reason ? new Uint8Array(reason).buffer : EMPTY)
@@ -447,20 +451,18 @@ class TemplatedApp {
               } else {
                 message = large[nextLarge++]
               }
-              const handler = this._routes[routeOf(ws)].behavior.message
+              const handler = routeOf(ws).behavior.message
               if (handler) handler(ws, message, (flags & 1) !== 0)
               break
             }
             case OPEN: {
-              // 18 bytes as a short string: far smaller than an ArrayBuffer per socket.
-              const address = b.latin1Slice(start, start + 18)
-              const upgradeId = u32(b, start + 18)
+              const upgradeId = u32(b, start)
               let userData
               if (upgradeId !== 0) {
                 userData = this._userData.get(upgradeId)
                 this._userData.delete(upgradeId)
               }
-              const ws = new WebSocket(this, id, extra, userData, address)
+              const ws = new WebSocket(this._routes[extra], id, userData)
               this._sockets[id] = ws
               this._retain()
               const handler = this._routes[extra].behavior.open
@@ -487,7 +489,7 @@ class TemplatedApp {
             case PONG: {
               const ws = this._sockets[id]
               if (ws === undefined || isClosed(ws)) break
-              const handler = this._routes[routeOf(ws)].behavior[kind === PING ? 'ping' : 'pong']
+              const handler = routeOf(ws).behavior[kind === PING ? 'ping' : 'pong']
               if (handler) handler(ws, copyOut(ab, base + start, len))
               break
             }
@@ -506,14 +508,14 @@ class TemplatedApp {
             }
             case DROPPED: {
               const ws = this._sockets[id]
-              const handler = ws && !isClosed(ws) && this._routes[routeOf(ws)].behavior.dropped
+              const handler = ws && !isClosed(ws) && routeOf(ws).behavior.dropped
               if (handler) handler(ws, copyOut(ab, base + start, len), (flags & 1) !== 0)
               break
             }
             case DRAIN: {
               const ws = this._sockets[id]
               if (ws === undefined || isClosed(ws)) break
-              const handler = this._routes[routeOf(ws)].behavior.drain
+              const handler = routeOf(ws).behavior.drain
               if (handler) handler(ws)
               break
             }

@@ -8,6 +8,9 @@ const { op, bytesOf, FLAG_MORE, FLAG_COMPRESS } = require('./outbox')
 const { addressBytes, addressTextBuffer } = require('./address')
 
 const CLOSED_ERROR = 'Invalid access of closed WebSocket'
+/** A peer address as Rust stores it per socket id (src/server/addresses.rs): 16 bytes
+ * (IPv6, or IPv4 mapped), then the port, little-endian. */
+const ADDRESS_BYTES = 18
 
 // send() results, as uWS.js: written, buffered (backpressure), dropped.
 const SUCCESS = 1
@@ -17,30 +20,30 @@ const DROPPED = 2
 /** The App's access to a socket's private state (set in the class's static block). */
 let internals
 
+// #state bits. A fragmented message in progress is FRAGMENT_SENDING, or FRAGMENT_DROPPED
+// when its first fragment was refused (the rest are refused too).
+const CLOSED = 1
+/** Set once closeOnBackpressureLimit scheduled the close. */
+const CLOSING = 2
+const HAS_TOPICS = 4
+const FRAGMENT_SENDING = 8
+const FRAGMENT_DROPPED = 16
+const FRAGMENT = FRAGMENT_SENDING | FRAGMENT_DROPPED
+
 class WebSocket {
-  #app
-  #id
+  /** The route's record (behaviour, resolved options, and the App as `app`). */
   #route
+  #id
   /** Bytes packed for this socket and not yet flushed to Rust, valid in `#epoch`. */
   #pending = 0
   #epoch = 0
-  /** The peer address as JS reads it (16 bytes IPv6 or mapped IPv4, port LE) in a latin1
-   * string. */
-  #address
-  #closed = false
-  /** Set once closeOnBackpressureLimit scheduled the close. */
-  #closing = false
-  #hasTopics = false
-  /** A fragmented message in progress: null, 'sending', or 'dropped' (its first fragment
-   * was refused, so the rest are refused too). */
-  #fragment = null
+  /** CLOSED, CLOSING, HAS_TOPICS and the fragment state, as bits. */
+  #state = 0
 
   /** `userData`: what the upgrade handler gave `res.upgrade()` (an object), or undefined. */
-  constructor(app, id, route, userData, address) {
-    this.#app = app
-    this.#id = id
+  constructor(route, id, userData) {
     this.#route = route
-    this.#address = address
+    this.#id = id
     if (userData != null) Object.assign(this, userData)
   }
 
@@ -48,22 +51,22 @@ class WebSocket {
     internals = {
       id: (ws) => ws.#id,
       route: (ws) => ws.#route,
-      isClosed: (ws) => ws.#closed,
-      hasTopics: (ws) => ws.#hasTopics,
+      isClosed: (ws) => (ws.#state & CLOSED) !== 0,
+      hasTopics: (ws) => (ws.#state & HAS_TOPICS) !== 0,
       markClosed(ws) {
-        ws.#closed = true
+        ws.#state |= CLOSED
       },
       /** True the first time: the caller schedules the close. */
       startClosing(ws) {
-        if (ws.#closing) return false
-        ws.#closing = true
+        if ((ws.#state & CLOSING) !== 0) return false
+        ws.#state |= CLOSING
         return true
       },
     }
   }
 
   #check() {
-    if (this.#closed) throw new Error(CLOSED_ERROR)
+    if ((this.#state & CLOSED) !== 0) throw new Error(CLOSED_ERROR)
   }
 
   send(message, isBinary = false, compress = false) {
@@ -80,7 +83,7 @@ class WebSocket {
     // Fragmented messages go uncompressed: `compress` is accepted and ignored.
     void compress
     const status = this.#frame(isBinary ? op.BINARY : op.TEXT, FLAG_MORE, message, isBinary)
-    this.#fragment = status === DROPPED ? 'dropped' : 'sending'
+    this.#state |= status === DROPPED ? FRAGMENT_DROPPED : FRAGMENT_SENDING
     return status
   }
 
@@ -95,19 +98,20 @@ class WebSocket {
   #continuation(message, more, compress) {
     this.#check()
     void compress
-    if (this.#fragment === null) throw new Error('No fragmented message in progress: call sendFirstFragment first')
-    if (this.#fragment === 'dropped') {
-      if (!more) this.#fragment = null
+    const fragment = this.#state & FRAGMENT
+    if (fragment === 0) throw new Error('No fragmented message in progress: call sendFirstFragment first')
+    if (fragment === FRAGMENT_DROPPED) {
+      if (!more) this.#state &= ~FRAGMENT
       return DROPPED
     }
     // Never dropped once started: a missing fragment would corrupt the stream.
     const status = this.#frame(op.CONTINUATION, more ? FLAG_MORE : 0, message, true, false)
-    if (!more) this.#fragment = null
+    if (!more) this.#state &= ~FRAGMENT
     return status
   }
 
   #noFragment(what) {
-    if (this.#fragment !== null) {
+    if ((this.#state & FRAGMENT) !== 0) {
       throw new Error(`${what}() while a fragmented message is in progress: finish it with sendLastFragment()`)
     }
   }
@@ -119,19 +123,20 @@ class WebSocket {
 
   /** Queues a frame unless the socket is past maxBackpressure; returns the uWS.js status. */
   #frame(opcode, flags, message, isBinary, mayDrop = true) {
-    const out = this.#app._out
-    const route = this.#app._routes[this.#route]
+    const route = this.#route
+    const app = route.app
+    const out = app._out
     const limit = route.maxBackpressure
-    const queued = this.#app._bufferedView[this.#id]
+    const queued = app._bufferedView[this.#id]
     const amount = queued + (this.#epoch === out.epoch ? this.#pending : 0)
     if (mayDrop && limit > 0 && amount > limit) {
-      this.#app._dropped(this, route, message, isBinary)
+      app._dropped(this, route, message, isBinary)
       return DROPPED
     }
     const len = out.frame(this.#id, opcode, flags, message)
     if (len < 0) {
       // Written at once (a large frame): what the kernel did not take is queued in Rust.
-      return this.#app._bufferedView[this.#id] > 0 ? BACKPRESSURE : SUCCESS
+      return app._bufferedView[this.#id] > 0 ? BACKPRESSURE : SUCCESS
     }
     if (this.#epoch !== out.epoch) {
       this.#epoch = out.epoch
@@ -151,25 +156,25 @@ class WebSocket {
     if (shortMessage !== undefined) {
       reason = typeof shortMessage === 'string' ? Buffer.from(shortMessage) : bytesOf(shortMessage)
     }
-    this.#app._out.command(this.#id, op.END, 0, code, reason)
+    this.#route.app._out.command(this.#id, op.END, 0, code, reason)
     // The close handler sees the code as given (0 when none), as in uWS.js.
-    this.#app._closed(this, code, reason)
+    this.#route.app._closed(this, code, reason)
   }
 
   /** Drops the connection without a closing handshake; the close handler runs now. */
   close() {
     this.#check()
-    this.#app._out.command(this.#id, op.CLOSE, 0, 0)
-    this.#app._closed(this, 1006, undefined)
+    this.#route.app._out.command(this.#id, op.CLOSE, 0, 0)
+    this.#route.app._closed(this, 1006, undefined)
   }
 
   /** Subscribes to a topic (any string); true, also when already subscribed (as uWS.js). */
   subscribe(topic) {
     this.#check()
-    const count = this.#app._native.subscribe(this.#id, topicString(topic))
+    const count = this.#route.app._native.subscribe(this.#id, topicString(topic))
     if (count >= 0) {
-      this.#hasTopics = true
-      this.#app._subscription(this, topic, count, count - 1)
+      this.#state |= HAS_TOPICS
+      this.#route.app._subscription(this, topic, count, count - 1)
     }
     return true
   }
@@ -177,32 +182,32 @@ class WebSocket {
   /** Unsubscribes; true only if the socket was subscribed. */
   unsubscribe(topic) {
     this.#check()
-    const count = this.#app._native.unsubscribe(this.#id, topicString(topic))
+    const count = this.#route.app._native.unsubscribe(this.#id, topicString(topic))
     if (count < 0) return false
-    this.#app._subscription(this, topic, count, count + 1)
+    this.#route.app._subscription(this, topic, count, count + 1)
     return true
   }
 
   isSubscribed(topic) {
     this.#check()
-    return this.#app._native.isSubscribed(this.#id, topicString(topic))
+    return this.#route.app._native.isSubscribed(this.#id, topicString(topic))
   }
 
   getTopics() {
     this.#check()
-    return this.#hasTopics ? this.#app._native.topicsOf(this.#id) : []
+    return (this.#state & HAS_TOPICS) !== 0 ? this.#route.app._native.topicsOf(this.#id) : []
   }
 
   /** Publishes to the topic's subscribers except this socket (unless `publishToSelf`). */
   publish(topic, message, isBinary = false, compress = false) {
     this.#check()
-    const self = this.#app._routes[this.#route].publishToSelf ? -1 : this.#id
-    return this.#app._publish(topicString(topic), message, isBinary, self, compress) > 0
+    const self = this.#route.publishToSelf ? -1 : this.#id
+    return this.#route.app._publish(topicString(topic), message, isBinary, self, compress) > 0
   }
 
   cork(cb) {
     this.#check()
-    this.#app._cork(cb)
+    this.#route.app._cork(cb)
     return this
   }
 
@@ -215,30 +220,33 @@ class WebSocket {
   /** Bytes queued in user space: packed in JS this turn plus queued in Rust. */
   getBufferedAmount() {
     this.#check()
-    const pending = this.#epoch === this.#app._out.epoch ? this.#pending : 0
-    return this.#app._bufferedView[this.#id] + pending
+    const pending = this.#epoch === this.#route.app._out.epoch ? this.#pending : 0
+    return this.#route.app._bufferedView[this.#id] + pending
   }
 
   /** The peer's address as 4 bytes (IPv4) or 16 bytes (IPv6). */
   getRemoteAddress() {
     this.#check()
-    return addressBytes(addressArray(this.#address))
+    return addressBytes(this.#addressBytes())
   }
 
   /** `127.0.0.1` for IPv4 peers, compressed text for IPv6 (uWS.js gives the long mapped form). */
   getRemoteAddressAsText() {
     this.#check()
-    return addressTextBuffer(addressArray(this.#address))
+    return addressTextBuffer(this.#addressBytes())
   }
 
   getRemotePort() {
     this.#check()
-    return this.#address.charCodeAt(16) | (this.#address.charCodeAt(17) << 8)
+    const a = this.#addressBytes()
+    return a[16] | (a[17] << 8)
   }
-}
 
-function addressArray(latin1) {
-  return Buffer.from(latin1, 'latin1')
+  /** This socket's entry in the App's address table (see `App._addressView`). */
+  #addressBytes() {
+    const at = this.#id * ADDRESS_BYTES
+    return this.#route.app._addressView.subarray(at, at + ADDRESS_BYTES)
+  }
 }
 
 /** Topics are strings; ArrayBuffers and views are read as UTF-8 (as uWS.js accepts). */

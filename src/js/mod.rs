@@ -270,6 +270,16 @@ impl NativeApp {
         unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
     }
 
+    /// The peer address per connection id, 18 bytes each (see `server::addresses`).
+    #[napi(catch_unwind)]
+    pub fn address_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let table = self.core.addresses.clone();
+        let (ptr, len) = (table.as_ptr(), table.byte_len());
+        // SAFETY: the memory belongs to `table`, which the finalizer keeps alive until the
+        // ArrayBuffer is collected.
+        unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
+    }
+
     /// `res.upgrade()`: completes a pending upgrade with a 101. `headers` are name/value
     /// pairs, flattened. False if the client already went away.
     #[napi(catch_unwind)]

@@ -1,6 +1,7 @@
 //! One `App()`: its routes and their behaviours, listeners, open connections and the
 //! event queue towards its JS thread.
 
+use super::addresses::AddressTable;
 use super::buffered::BufferedTable;
 use super::conn::{ConnShared, DeliveryPolicy, SendDeflate};
 use super::events::{kind, EventQueue, Waker};
@@ -67,6 +68,8 @@ pub struct AppCore {
     routes: RwLock<Vec<Route>>,
     pub registry: Mutex<Registry>,
     pub buffered: Arc<BufferedTable>,
+    /// Peer address per connection id, read by JS in place.
+    pub addresses: Arc<AddressTable>,
     pub pending: Mutex<Pending>,
     /// Frame encoding scratch for flushes from the JS thread.
     pub scratch: Mutex<Vec<u8>>,
@@ -74,7 +77,7 @@ pub struct AppCore {
     refusing: AtomicBool,
     /// While the App listens (and so keeps its JS thread alive anyway), connections on
     /// routes without `open` and `upgrade` handlers are reported to JS on their first
-    /// event rather than at once ([`super::conn::DeferredOpen`]).
+    /// event rather than at once (see [`super::conn::ConnShared::announce`]).
     deferring: AtomicBool,
     /// The JS App is gone (collected, or its worker thread ended): nobody will handle
     /// events or release slots, so connections clean up after themselves.
@@ -119,6 +122,7 @@ impl AppCore {
             routes: RwLock::new(Vec::new()),
             registry: Mutex::new(Registry::default()),
             buffered: Arc::new(BufferedTable::new()),
+            addresses: Arc::new(AddressTable::new()),
             scratch: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
             refusing: AtomicBool::new(false),
@@ -262,30 +266,26 @@ impl AppCore {
         if self.is_refusing() {
             return None;
         }
-        let deferred = (upgrade_id == 0
-            && !behavior.has_open_handler
-            && self.deferring.load(Ordering::Acquire))
-        .then(|| {
-            Box::new(super::conn::DeferredOpen {
-                route: route as u16,
-                address,
-            })
-        });
-        let defer = deferred.is_some();
+        let defer =
+            upgrade_id == 0 && !behavior.has_open_handler && self.deferring.load(Ordering::Acquire);
         let conn = registry.insert_with(|id| {
+            self.addresses.set(id, &address);
             Arc::new(ConnShared::new(
-                stream, buffered, id, policy, events, deflate, deferred,
+                stream,
+                buffered,
+                id,
+                policy,
+                events,
+                deflate,
+                defer.then_some(route as u16),
             ))
         })?;
         if !defer {
-            let mut payload = [0u8; 22];
-            payload[..18].copy_from_slice(&address);
-            payload[18..].copy_from_slice(&upgrade_id.to_le_bytes());
             // Queued under the registry lock: once `refuse_and_settle` returns, the OPEN
             // of every registered connection is in the queue for JS to dispatch.
             let id = conn.id();
             self.events
-                .with_batch(|b| b.push(id, kind::OPEN, 0, route as u16, &payload));
+                .with_batch(|b| b.push(id, kind::OPEN, 0, route as u16, &upgrade_id.to_le_bytes()));
         }
         drop(registry);
         Some(conn)

@@ -15,8 +15,7 @@ use crate::protocol::frame::{encode_compressed_frame, encode_frame, OpCode};
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
 use std::io::IoSlice;
-use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Outcome of queueing a frame, as uWS.js reports it: written, buffered, or dropped.
@@ -72,16 +71,6 @@ impl DeliveryPolicy {
     pub fn has_dropped_handler(self) -> bool {
         self.0 & Self::DROPPED_HANDLER != 0
     }
-}
-
-/// What JS needs to create a connection's WebSocket, kept while its OPEN event is
-/// deferred: on a route without `open` and `upgrade` handlers JS has nothing to do for a
-/// connection until its first event, so an idle one costs no JS object (nor a JS wake
-/// to make one). See [`ConnShared::announce`].
-pub struct DeferredOpen {
-    pub route: u16,
-    /// [`super::app::address_bytes`] of the peer.
-    pub address: [u8; 18],
 }
 
 /// Commands from JS, checked by the task when notified.
@@ -196,36 +185,33 @@ pub struct ConnShared {
     dirty: AtomicBool,
     /// [`release`] bits: the slot is freed by whichever of the task and JS finishes last.
     release: AtomicU8,
-    /// A boxed [`DeferredOpen`] until the OPEN event is queued, then null. Taken only
-    /// under the event queue's batch lock, so the OPEN precedes any other event of the
-    /// connection whichever thread queues it.
-    deferred_open: DeferredSlot,
+    /// The route of a connection whose OPEN event is deferred, until it is queued. Taken
+    /// only under the event queue's batch lock, so the OPEN precedes any other event of
+    /// the connection whichever thread queues it.
+    deferred_open: DeferredOpen,
 }
 
-/// A [`DeferredOpen`] that any thread may take once (an atomic pointer: 8 bytes, where
-/// a `Mutex<Option<Box<_>>>` would take 16 and move `ConnShared` up a size class).
-struct DeferredSlot(AtomicPtr<DeferredOpen>);
+/// An OPEN event held back: on a route without `open` and `upgrade` handlers JS has
+/// nothing to do for a connection until its first event, so an idle one costs no JS
+/// object (nor a JS wake to make one). See [`ConnShared::announce`]. The route index
+/// plus one (0: none) in an atomic, which any thread may take once; the peer address is
+/// in the App's [`super::addresses::AddressTable`] already.
+struct DeferredOpen(AtomicU32);
 
-impl DeferredSlot {
-    fn new(open: Option<Box<DeferredOpen>>) -> Self {
-        DeferredSlot(AtomicPtr::new(open.map_or(ptr::null_mut(), Box::into_raw)))
+impl DeferredOpen {
+    fn new(route: Option<u16>) -> Self {
+        DeferredOpen(AtomicU32::new(route.map_or(0, |r| u32::from(r) + 1)))
     }
 
     fn is_set(&self) -> bool {
-        !self.0.load(Ordering::Acquire).is_null()
+        self.0.load(Ordering::Acquire) != 0
     }
 
-    fn take(&self) -> Option<Box<DeferredOpen>> {
-        let raw = self.0.swap(ptr::null_mut(), Ordering::AcqRel);
-        // SAFETY: a non-null pointer came from `Box::into_raw` in `new`, and the swap
-        // hands it out once.
-        (!raw.is_null()).then(|| unsafe { Box::from_raw(raw) })
-    }
-}
-
-impl Drop for DeferredSlot {
-    fn drop(&mut self) {
-        drop(self.take());
+    fn take(&self) -> Option<u16> {
+        match self.0.swap(0, Ordering::AcqRel) {
+            0 => None,
+            route => Some((route - 1) as u16),
+        }
     }
 }
 
@@ -261,7 +247,7 @@ impl ConnShared {
         policy: DeliveryPolicy,
         events: Arc<EventQueue>,
         deflate: Option<SendDeflate>,
-        deferred_open: Option<Box<DeferredOpen>>,
+        deferred_open: Option<u16>,
     ) -> Self {
         let out = Outbound {
             deflate: deflate.map(Box::new),
@@ -280,7 +266,7 @@ impl ConnShared {
             id,
             command: AtomicU8::new(command::NONE),
             notify: Signal::default(),
-            deferred_open: DeferredSlot::new(deferred_open),
+            deferred_open: DeferredOpen::new(deferred_open),
         }
     }
 
@@ -291,10 +277,9 @@ impl ConnShared {
         if !self.deferred_open.is_set() {
             return;
         }
-        if let Some(open) = self.deferred_open.take() {
-            let mut payload = [0u8; 22];
-            payload[..18].copy_from_slice(&open.address);
-            batch.push(self.id, kind::OPEN, 0, open.route, &payload);
+        if let Some(route) = self.deferred_open.take() {
+            // No accepted upgrade request (id 0): those are never deferred.
+            batch.push(self.id, kind::OPEN, 0, route, &0u32.to_le_bytes());
         }
     }
 
@@ -618,19 +603,13 @@ mod tests {
 
     #[test]
     fn a_deferred_open_is_taken_once() {
-        use super::{DeferredOpen, DeferredSlot};
-        let slot = DeferredSlot::new(Some(Box::new(DeferredOpen {
-            route: 3,
-            address: [7; 18],
-        })));
+        use super::DeferredOpen;
+        let slot = DeferredOpen::new(Some(3));
         assert!(slot.is_set());
-        let open = slot.take().expect("set");
-        assert_eq!((open.route, open.address), (3, [7; 18]));
+        assert_eq!(slot.take(), Some(3));
         assert!(!slot.is_set() && slot.take().is_none());
-        // Dropped while still set: freed by the slot (Miri/ASan would see a leak).
-        drop(DeferredSlot::new(Some(Box::new(DeferredOpen {
-            route: 0,
-            address: [0; 18],
-        }))));
+        let route_zero = DeferredOpen::new(Some(0));
+        assert_eq!(route_zero.take(), Some(0), "route 0 is not 'none'");
+        assert!(!DeferredOpen::new(None).is_set());
     }
 }

@@ -21,8 +21,8 @@ pub const HEADER_LEN: usize = 12;
 
 /// Kinds of event records; mirrored in `lib/events.js`.
 pub mod kind {
-    /// A WebSocket opened. `extra` = route index, payload = 16-byte IPv6 (v4-mapped)
-    /// address + u16 port + u32 id of the upgrade request JS accepted (0: none).
+    /// A WebSocket opened. `extra` = route index, payload = u32 id of the upgrade request
+    /// JS accepted (0: none). Its peer address is in the App's address table.
     pub const OPEN: u8 = 1;
     /// A message whose payload is inline. `flags` bit 0 = binary.
     pub const MESSAGE: u8 = 2;

@@ -1,6 +1,7 @@
 //! The Tokio server layer: listeners, per-connection tasks driving the protocol core,
 //! the event queue to JS and the outbox from JS. No napi here.
 
+pub mod addresses;
 pub mod app;
 pub mod buffered;
 pub mod conn;
