@@ -216,6 +216,37 @@ test('getRemoteAddressAsText / getRemoteAddress / getRemotePort describe the cli
   }
 })
 
+test('every socket keeps its own peer port, also past the first ids and on a route without open', T, async () => {
+  // The addresses live in a table indexed by socket id that JS views in growing
+  // prefixes: sockets opened before and after a growth must all read their own entry.
+  const N = 150
+  const sockets = []
+  const s = startServer({
+    '/open': { open: (ws) => sockets.push(ws) },
+    // No open handler: the OPEN is deferred until the first message.
+    '/deferred': { message: (ws) => sockets.push(ws) },
+  })
+  const clients = []
+  try {
+    for (let i = 0; i < N; i++) clients.push(await openClient(s.url(i % 3 === 0 ? '/deferred' : '/open')))
+    for (let i = 0; i < N; i += 3) clients[i].send('hi')
+    await withTimeout(
+      (async () => {
+        while (sockets.length < N) await sleep(10)
+      })(),
+      5000,
+      'all sockets reported',
+    )
+    const ports = sockets.map((ws) => ws.getRemotePort()).sort((a, b) => a - b)
+    const expected = clients.map((c) => c._socket.localPort).sort((a, b) => a - b)
+    assert.deepEqual(ports, expected)
+    for (const ws of sockets) assert.equal(Buffer.from(ws.getRemoteAddressAsText()).toString(), '127.0.0.1')
+  } finally {
+    for (const c of clients) c.terminate()
+    s.close()
+  }
+})
+
 test('us_socket_local_port returns the bound port; listen on an explicit port works', T, async () => {
   // Find a free port, then ask rsws to listen on it explicitly.
   const probe = net.createServer()

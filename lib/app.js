@@ -2,7 +2,7 @@
 // App(): routes and behaviours, listening, and the dispatch of event batches from Rust.
 const { NativeApp } = require('./native')
 const { Outbox, op, bytesOf } = require('./outbox')
-const { WebSocket, internals, topicString } = require('./websocket')
+const { WebSocket, ADDRESS_BYTES, internals, topicString } = require('./websocket')
 const { decodeRequest, HttpRequest, UpgradeResponse } = require('./upgrade')
 
 const { id: idOf, route: routeOf, isClosed, hasTopics, markClosed, startClosing } = internals
@@ -116,8 +116,9 @@ class TemplatedApp {
     /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
     this._bufferedView = new Uint32Array(this._native.bufferedView())
     /** Peer address per socket id, ADDRESS_BYTES each, written by Rust before the
-     * socket's OPEN: read in place by WebSocket's getRemoteAddress() and the like. */
-    this._addressView = new Uint8Array(this._native.addressView())
+     * socket's OPEN: read in place by WebSocket's getRemoteAddress() and the like. Covers
+     * the ids seen so far (see `_coverAddress`). */
+    this._addressView = new Uint8Array(this._native.addressView(64))
     /** Per route: the behaviour object and its resolved options. */
     this._routes = []
     this._sockets = []
@@ -331,6 +332,12 @@ class TemplatedApp {
     }
   }
 
+  /** A longer view of Rust's address table, so that it covers socket `id`. */
+  _coverAddress(id) {
+    const ids = Math.max(id + 1, (this._addressView.length / ADDRESS_BYTES) * 2)
+    this._addressView = new Uint8Array(this._native.addressView(ids))
+  }
+
   /** Keeps the process alive while something listens or a socket is open. */
   _retain() {
     if (this._active++ === 0) {
@@ -462,6 +469,7 @@ class TemplatedApp {
                 userData = this._userData.get(upgradeId)
                 this._userData.delete(upgradeId)
               }
+              if ((id + 1) * ADDRESS_BYTES > this._addressView.length) this._coverAddress(id)
               const ws = new WebSocket(this._routes[extra], id, userData)
               this._sockets[id] = ws
               this._retain()

@@ -256,4 +256,4 @@ function topicString(topic) {
   throw new TypeError('topic must be a string')
 }
 
-module.exports = { WebSocket, CLOSED_ERROR, internals, topicString }
+module.exports = { WebSocket, CLOSED_ERROR, ADDRESS_BYTES, internals, topicString }

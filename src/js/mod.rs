@@ -4,6 +4,7 @@ mod local_loop;
 mod tls;
 mod wake;
 
+use crate::server::addresses::ADDRESS_BYTES;
 use crate::server::app::{AppCore, Behavior};
 use crate::server::conn::ConnShared;
 use crate::server::listener::{self, Listener};
@@ -270,11 +271,14 @@ impl NativeApp {
         unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
     }
 
-    /// The peer address per connection id, 18 bytes each (see `server::addresses`).
+    /// The peer addresses of ids below `ids`, 18 bytes each (see `server::addresses`).
+    /// JS asks for a longer view as ids grow: V8 counts a view's whole length as external
+    /// memory, and the table has room for a million ids.
     #[napi(catch_unwind)]
-    pub fn address_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+    pub fn address_view<'env>(&self, env: &'env Env, ids: u32) -> Result<ArrayBuffer<'env>> {
         let table = self.core.addresses.clone();
-        let (ptr, len) = (table.as_ptr(), table.byte_len());
+        let len = (ids.max(1) as usize * ADDRESS_BYTES).min(table.byte_len());
+        let ptr = table.as_ptr();
         // SAFETY: the memory belongs to `table`, which the finalizer keeps alive until the
         // ArrayBuffer is collected.
         unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
