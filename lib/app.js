@@ -470,10 +470,11 @@ class TemplatedApp {
                 this._userData.delete(upgradeId)
               }
               if ((id + 1) * ADDRESS_BYTES > this._addressView.length) this._coverAddress(id)
-              const ws = new WebSocket(this._routes[extra], id, userData)
+              const route = this._routes[extra]
+              const ws = new WebSocket(route, id, userData)
               this._sockets[id] = ws
               this._retain()
-              const handler = this._routes[extra].behavior.open
+              const handler = route.behavior.open
               if (handler) handler(ws)
               break
             }

@@ -227,23 +227,23 @@ class WebSocket {
   /** The peer's address as 4 bytes (IPv4) or 16 bytes (IPv6). */
   getRemoteAddress() {
     this.#check()
-    return addressBytes(this.#addressBytes())
+    return addressBytes(this.#addressEntry())
   }
 
   /** `127.0.0.1` for IPv4 peers, compressed text for IPv6 (uWS.js gives the long mapped form). */
   getRemoteAddressAsText() {
     this.#check()
-    return addressTextBuffer(this.#addressBytes())
+    return addressTextBuffer(this.#addressEntry())
   }
 
   getRemotePort() {
     this.#check()
-    const a = this.#addressBytes()
+    const a = this.#addressEntry()
     return a[16] | (a[17] << 8)
   }
 
   /** This socket's entry in the App's address table (see `App._addressView`). */
-  #addressBytes() {
+  #addressEntry() {
     const at = this.#id * ADDRESS_BYTES
     return this.#route.app._addressView.subarray(at, at + ADDRESS_BYTES)
   }

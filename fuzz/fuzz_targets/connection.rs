@@ -32,8 +32,8 @@ use rsws::protocol::deflate::{negotiate, options, Negotiated};
 use rsws::protocol::handshake::MAX_HEADER_BYTES;
 use rsws::protocol::http1::{BodyDecoder, RequestParser};
 use rsws::protocol::{
-    encode_close_payload, CloseError, encode_frame, parse_client_response, write_accept_response, Handler,
-    OpCode, Payload, Receiver, Role, MAX_HEADER_LEN,
+    encode_close_payload, encode_frame, parse_client_response, write_accept_response, CloseError,
+    Handler, OpCode, Payload, Receiver, Role, MAX_HEADER_LEN,
 };
 use rsws::server::http::request::{asks_for_websocket, upgrade_request};
 use rsws_fuzz::{check_close_error, heap, Event, Recorder};

@@ -36,11 +36,9 @@ impl NativeApp {
     /// A live view of the bytes queued per HTTP slot (read as a `Uint32Array`).
     #[napi(catch_unwind)]
     pub fn http_buffered_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let table = self.core.http.buffered.clone();
-        let (ptr, len) = (table.as_ptr(), table.byte_len());
-        // SAFETY: the memory belongs to `table`, which the finalizer keeps alive until the
-        // ArrayBuffer is collected.
-        unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
+        let table = &self.core.http.buffered;
+        // SAFETY: the table's own bytes.
+        unsafe { super::view_of(env, table.as_ptr(), table.byte_len(), table.clone()) }
     }
 
     /// `app.close()` (false): drops every HTTP connection. `shutdown()` (true): closes

@@ -215,12 +215,8 @@ impl NativeApp {
         let slabs = self.core.events.lend_slabs();
         (0..2)
             .map(|i| {
-                let keep = slabs.clone();
-                // SAFETY: the memory belongs to `slabs`, which the finalizer keeps alive
-                // until the ArrayBuffer is collected.
-                unsafe {
-                    ArrayBuffer::from_external(env, slabs.as_ptr(i), SLAB_LEN, keep, |_, k| drop(k))
-                }
+                // SAFETY: a slab is SLAB_LEN bytes owned by `slabs`.
+                unsafe { view_of(env, slabs.as_ptr(i), SLAB_LEN, slabs.clone()) }
             })
             .collect()
     }
@@ -264,11 +260,9 @@ impl NativeApp {
     /// A live view of the bytes queued per connection id (read as a `Uint32Array`).
     #[napi(catch_unwind)]
     pub fn buffered_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let table = self.core.buffered.clone();
-        let (ptr, len) = (table.as_ptr(), table.byte_len());
-        // SAFETY: the memory belongs to `table`, which the finalizer keeps alive until the
-        // ArrayBuffer is collected.
-        unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
+        let table = &self.core.buffered;
+        // SAFETY: the table's own bytes.
+        unsafe { view_of(env, table.as_ptr(), table.byte_len(), table.clone()) }
     }
 
     /// The peer addresses of ids below `ids`, 18 bytes each (see `server::addresses`).
@@ -276,12 +270,10 @@ impl NativeApp {
     /// memory, and the table has room for a million ids.
     #[napi(catch_unwind)]
     pub fn address_view<'env>(&self, env: &'env Env, ids: u32) -> Result<ArrayBuffer<'env>> {
-        let table = self.core.addresses.clone();
+        let table = &self.core.addresses;
         let len = (ids.max(1) as usize * ADDRESS_BYTES).min(table.byte_len());
-        let ptr = table.as_ptr();
-        // SAFETY: the memory belongs to `table`, which the finalizer keeps alive until the
-        // ArrayBuffer is collected.
-        unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
+        // SAFETY: at most the table's own bytes.
+        unsafe { view_of(env, table.as_ptr(), len, table.clone()) }
     }
 
     /// `res.upgrade()`: completes a pending upgrade with a 101. `headers` are name/value
@@ -581,8 +573,6 @@ fn copy_uninit<'env>(env: &'env Env, bytes: &[u8]) -> Result<ArrayBuffer<'env>> 
         },
         "Failed to copy a message"
     )?;
-    let mut kind = 0;
-    let mut len = 0;
     let mut array_buffer = std::ptr::null_mut();
     let mut offset = 0;
     // SAFETY: `buffer` is the Uint8Array just created.
@@ -591,26 +581,37 @@ fn copy_uninit<'env>(env: &'env Env, bytes: &[u8]) -> Result<ArrayBuffer<'env>> 
             sys::napi_get_typedarray_info(
                 raw,
                 buffer,
-                &mut kind,
-                &mut len,
-                &mut data,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
                 &mut array_buffer,
                 &mut offset,
             )
         },
         "Failed to read a message's buffer"
     )?;
-    if offset != 0 || len != bytes.len() {
-        return Err(Error::from_reason(
-            "a copied message does not own its ArrayBuffer",
-        ));
-    }
     // SAFETY: an ArrayBuffer value of this env.
     let array_buffer = unsafe { ArrayBuffer::from_napi_value(raw, array_buffer) }?;
-    if array_buffer.len() != bytes.len() {
+    if offset != 0 || array_buffer.len() != bytes.len() {
         return Err(Error::from_reason(
             "a copied message does not own its ArrayBuffer",
         ));
     }
     Ok(array_buffer)
+}
+
+/// An ArrayBuffer over `len` bytes at `ptr` that holds `owner` until it is collected.
+///
+/// # Safety
+/// The bytes must belong to `owner` (valid and not moved while it lives), and JS may read
+/// and write them.
+unsafe fn view_of<'env, T: 'static>(
+    env: &'env Env,
+    ptr: *mut u8,
+    len: usize,
+    owner: Arc<T>,
+) -> Result<ArrayBuffer<'env>> {
+    // SAFETY: valid while `owner` lives (the caller's contract), and the finalizer keeps
+    // it alive until the ArrayBuffer is collected.
+    unsafe { ArrayBuffer::from_external(env, ptr, len, owner, |_, owner| drop(owner)) }
 }

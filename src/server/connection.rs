@@ -502,7 +502,7 @@ impl Connection {
                                 receiver.receive_direct(n, sink)
                             })
                         } else {
-                            self.deliver(|receiver, sink| receiver.receive(&mut scratch[..n], sink))
+                            self.process(&mut scratch[..n])
                         };
                         match step {
                             Step::Continue if n == room => continue,

@@ -1,13 +1,21 @@
 use super::*;
 
-/// Writes `bytes` into the room the receiver gave and reports them; the bytes written
-/// are at most the room's length.
-fn direct(receiver: &mut Receiver, recorder: &mut Recorder, room: usize, bytes: &[u8]) -> usize {
-    let target = receiver.direct_target(room).expect("room to read into");
+/// Copies what fits of `bytes` into `target`, as a read would; returns how much.
+fn write_into(target: &mut [MaybeUninit<u8>], bytes: &[u8]) -> usize {
     let n = bytes.len().min(target.len());
     for (slot, byte) in target.iter_mut().zip(&bytes[..n]) {
         slot.write(*byte);
     }
+    n
+}
+
+/// Writes `bytes` into the room the receiver gave and reports them; the bytes written
+/// are at most the room's length.
+fn direct(receiver: &mut Receiver, recorder: &mut Recorder, room: usize, bytes: &[u8]) -> usize {
+    let n = write_into(
+        receiver.direct_target(room).expect("room to read into"),
+        bytes,
+    );
     // SAFETY: the first n bytes of the target were just written.
     unsafe { receiver.receive_direct(n, recorder) }.unwrap();
     n
@@ -25,19 +33,17 @@ fn feed_reading_directly(
 ) -> Result<(), CloseError> {
     let mut rest = stream;
     while !rest.is_empty() {
-        let n = rng.usize(1..=rest.len().min(20_000));
-        if let Some(target) = receiver.direct_target(min) {
-            let n = n.min(target.len());
-            for (slot, byte) in target.iter_mut().zip(&rest[..n]) {
-                slot.write(*byte);
-            }
+        let read = &rest[..rng.usize(1..=rest.len().min(20_000))];
+        let n = if let Some(target) = receiver.direct_target(min) {
+            let n = write_into(target, read);
             // SAFETY: the first n bytes of the target were just written.
             unsafe { receiver.receive_direct(n, recorder) }?;
-            rest = &rest[n..];
+            n
         } else {
-            receiver.receive(&mut rest[..n].to_vec(), recorder)?;
-            rest = &rest[n..];
-        }
+            receiver.receive(&mut read.to_vec(), recorder)?;
+            read.len()
+        };
+        rest = &rest[n..];
     }
     Ok(())
 }
@@ -134,12 +140,8 @@ fn invalid_utf8_read_directly_fails_and_offers_no_more_room() {
     payload[30_000] = 0xFF;
     let stream = frame(OpCode::Text, true, &payload);
     feed(&mut receiver, &mut recorder, &stream[..100]);
-    let target = receiver.direct_target(1).unwrap();
-    let n = target.len();
-    for (slot, byte) in target.iter_mut().zip(&stream[100..]) {
-        slot.write(*byte);
-    }
-    // SAFETY: all n bytes were written.
+    let n = write_into(receiver.direct_target(1).unwrap(), &stream[100..]);
+    // SAFETY: the first n bytes of the target were just written.
     let error = unsafe { receiver.receive_direct(n, &mut recorder) }.unwrap_err();
     assert_eq!(error.code, 1007);
     assert!(receiver.direct_target(1).is_none());
