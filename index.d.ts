@@ -133,6 +133,11 @@ export interface WebSocketBehavior<UserData> {
   sendPingsAutomatically?: boolean
   /** rsws: `ws.publish` also reaches the sender (default false, as uWS.js). */
   publishToSelf?: boolean
+  /** rsws: the `message` handler's ArrayBuffer is detached when the handler returns (or
+   * at its first `await`), as in uWS.js, and its memory is reused for later messages:
+   * faster; keep a message with `message.transfer()` or `slice()`. Default false: messages stay valid. Needs Node 22 or
+   * later (`ArrayBuffer.prototype.transfer`); on older Node messages stay valid. */
+  detachMessages?: boolean
   /** permessage-deflate: a CompressOptions value, a compressor and a decompressor
    * combined with `|` (default DISABLED). */
   compression?: CompressOptions

@@ -31,6 +31,7 @@ app.ws<User>('/chat/:room', {
   maxLifetime: 10,
   compression: SHARED_COMPRESSOR | DEDICATED_DECOMPRESSOR_4KB,
   publishToSelf: false,
+  detachMessages: false,
   open: (ws) => {
     const name: string = ws.getUserData().name
     ws.subscribe('room')

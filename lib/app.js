@@ -72,6 +72,14 @@ function copyOut(ab, at, len) {
   return copy.buffer
 }
 
+/** `detachMessages` needs `ArrayBuffer.prototype.transfer` (Node 22 and later). */
+const CAN_DETACH = typeof ArrayBuffer.prototype.transfer === 'function'
+/** Buffers kept for reuse by routes with `detachMessages`: at most this many lengths of
+ * small messages, and this many large ones (handed back to `takeLarge`). */
+const POOL_LENGTHS = 32
+const POOL_LARGE = 256
+const POOL_LARGE_BYTES = 4 * 1024 * 1024
+
 function u32(b, at) {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0
 }
@@ -82,6 +90,12 @@ function behaviorNumber(behavior, key, fallback) {
   if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
     throw new TypeError(`${key} must be a non-negative number`)
   }
+  return v
+}
+
+function detachOption(v) {
+  if (v === undefined) return false
+  if (typeof v !== 'boolean') throw new TypeError('detachMessages must be a boolean')
   return v
 }
 
@@ -108,6 +122,11 @@ class TemplatedApp {
     this._native = new NativeApp(wakeCallback(this), ioThreads, options.pubsub, maxConnections)
     /** Event batches up to this size are copied here (see `_onWake`). */
     this._inbox = Buffer.allocUnsafe(INBOX)
+    /** Detached messages' memory, reused (`detachMessages`): small ones by length, large
+     * ones handed to `takeLarge`, which fills those of the right length. */
+    this._pool = new Map()
+    this._spares = []
+    this._spareBytes = 0
     /** Native buffers the I/O threads write event records into: a batch that fits in one
      * is dispatched from it in place, valid until the next takeInto/take. */
     this._slabs = this._native.inboxSlabs().map((ab) => Buffer.from(ab))
@@ -157,6 +176,7 @@ class TemplatedApp {
       maxBackpressure,
       closeOnBackpressureLimit: behavior.closeOnBackpressureLimit === true,
       publishToSelf: behavior.publishToSelf === true,
+      detachMessages: detachOption(behavior.detachMessages) && CAN_DETACH,
       paramNames: pattern
         .split('/')
         .filter((s) => s.startsWith(':'))
@@ -398,7 +418,7 @@ class TemplatedApp {
     if (this._dispatching) {
       // Called from a handler while the inbox is in use: the queue as a buffer of its own.
       const b = this._native.take()
-      if (b.length > 0) this._dispatch(b, this._native.takeLarge())
+      if (b.length > 0) this._dispatch(b, this._takeLarge())
       return
     }
     // The queue comes in pieces: a slab the I/O threads filled (read in place), or as
@@ -414,7 +434,7 @@ class TemplatedApp {
       const b = r < 0 ? this._native.take() : (place === 0 ? this._inbox : this._slabs[place - 1]).subarray(0, r >>> 4)
       // Large payloads are fetched now: a handler may take the next batch (and with it
       // the native side's list of large payloads) before this one is done.
-      const large = r < 0 || (r & 2) !== 0 ? this._native.takeLarge() : null
+      const large = r < 0 || (r & 2) !== 0 ? this._takeLarge() : null
       if (b.length > 0) this._dispatch(b, large)
       if (r < 0 || (r & 1) === 0) return
       budget -= b.length
@@ -423,6 +443,47 @@ class TemplatedApp {
         setImmediate(() => this._onWake())
         return
       }
+    }
+  }
+
+  /** The large payloads of the batch just taken, in spare buffers where lengths match. */
+  _takeLarge() {
+    const spares = this._spares
+    if (spares.length === 0) return this._native.takeLarge()
+    const large = this._native.takeLarge(spares)
+    // The spares Rust did not fill stay for the next batch.
+    let kept = 0
+    let bytes = 0
+    for (const spare of spares) {
+      if (large.includes(spare)) continue
+      spares[kept++] = spare
+      bytes += spare.byteLength
+    }
+    spares.length = kept
+    this._spareBytes = bytes
+    return large
+  }
+
+  /** Calls a `detachMessages` route's handler with `message`, then detaches it and keeps
+   * its memory for a later message (`large`: for `takeLarge`). */
+  _detached(handler, ws, message, isBinary, large) {
+    try {
+      handler(ws, message, isBinary)
+    } finally {
+      // Unless the handler took the memory itself (`message.transfer()`).
+      if (!message.detached) this._keep(message.transfer(), large)
+    }
+  }
+
+  /** Keeps a detached message's memory, within the pools' bounds. */
+  _keep(kept, large) {
+    if (large) {
+      if (this._spares.length < POOL_LARGE && this._spareBytes + kept.byteLength <= POOL_LARGE_BYTES) {
+        this._spares.push(kept)
+        this._spareBytes += kept.byteLength
+      }
+    } else if (this._pool.size < POOL_LENGTHS || this._pool.has(kept.byteLength)) {
+      this._pool.set(kept.byteLength, kept)
     }
   }
 
@@ -452,13 +513,22 @@ class TemplatedApp {
                 if (kind === MESSAGE_LARGE) nextLarge++
                 break
               }
-              let message
-              if (kind === MESSAGE) {
-                message = copyOut(ab, base + start, len)
-              } else {
-                message = large[nextLarge++]
+              const route = routeOf(ws)
+              const handler = route.behavior.message
+              if (route.detachMessages && handler) {
+                let message
+                if (kind === MESSAGE) {
+                  message = this._pool.get(len)
+                  if (message === undefined) message = new ArrayBuffer(len)
+                  else this._pool.delete(len)
+                  new Uint8Array(message).set(b.subarray(start, start + len))
+                } else {
+                  message = large[nextLarge++]
+                }
+                this._detached(handler, ws, message, (flags & 1) !== 0, kind === MESSAGE_LARGE)
+                break
               }
-              const handler = routeOf(ws).behavior.message
+              const message = kind === MESSAGE ? copyOut(ab, base + start, len) : large[nextLarge++]
               if (handler) handler(ws, message, (flags & 1) !== 0)
               break
             }

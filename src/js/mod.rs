@@ -236,12 +236,29 @@ impl NativeApp {
     /// (measured on Node 20 and 22: echoing 200 KiB messages ran a mark-compact every
     /// 60-80 ms and no scavenge, with 1.6x the peak RSS). The copy costs less than those
     /// collections (benchmark/RESULTS.md, "Large messages").
+    ///
+    /// `spares`: ArrayBuffers JS kept from detached messages (`detachMessages`), which
+    /// nothing else references. A payload of a spare's exact length is copied into it
+    /// instead of into new memory: warm, and no allocation.
     #[napi(catch_unwind)]
-    pub fn take_large<'env>(&self, env: &'env Env) -> Result<Vec<ArrayBuffer<'env>>> {
+    pub fn take_large<'env>(
+        &self,
+        env: &'env Env,
+        spares: Option<Vec<ArrayBuffer<'env>>>,
+    ) -> Result<Vec<ArrayBuffer<'env>>> {
+        let mut spares = spares.unwrap_or_default();
         self.large
             .take()
             .into_iter()
-            .map(|v| copy_uninit(env, &v))
+            .map(|v| match spares.iter().position(|s| s.len() == v.len()) {
+                Some(i) => {
+                    let mut spare = spares.swap_remove(i);
+                    // SAFETY: only JS's pool held the spare, and JS waits for this call.
+                    unsafe { spare.as_mut() }.copy_from_slice(&v);
+                    Ok(spare)
+                }
+                None => copy_uninit(env, &v),
+            })
             .collect()
     }
 
