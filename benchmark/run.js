@@ -7,7 +7,8 @@
 //   --window N      fan-out: max messages the publisher is ahead of the average subscriber (default 64)
 //   --quick         1 run, 2 s, fewer scenarios
 //   --only KIND     echo | fanout | memory | connect (comma-separated allowed)
-//   --servers LIST  subset of rsws,rsws0,uws,ws (default all; rsws0: rsws with ioThreads 0)
+//   --servers LIST  subset of rsws,rsws0,uws,ws (default all; rsws0: rsws with ioThreads 0);
+//                   also rswsd, rsws0d: the same with `detachMessages` (not in the default)
 //   --mem-warmup N  memory: open and close N connections before the idle sample (default 0),
 //                   so first-touched code pages and lazily built state are not counted
 //   --mem-traffic S memory: S seconds of echo traffic (10 conns x 1 KiB) before the idle
@@ -72,6 +73,10 @@ const SERVERS = {
   rsws: { label: 'rsws', file: 'rsws.js' },
   // rsws with `ioThreads: 0`: sockets on the JS thread's event loop.
   rsws0: { label: 'rsws io0', file: 'rsws.js', env: { RSWS_IO_THREADS: '0' } },
+  // The same with `detachMessages` (handlers' messages detached on return, as uWS.js);
+  // only with --servers.
+  rswsd: { label: 'rsws detach', file: 'rsws.js', env: { RSWS_DETACH: '1' }, optional: true },
+  rsws0d: { label: 'rsws io0 detach', file: 'rsws.js', env: { RSWS_IO_THREADS: '0', RSWS_DETACH: '1' }, optional: true },
   uws: { label: 'uWS.js', file: 'uws.mjs' },
   ws: { label: 'ws', file: 'ws.js' },
 }
@@ -400,10 +405,10 @@ function renderTables(scs, summary, names) {
   const out = []
   const cell = (s, f) => (s.skipped ? 'skip' : s.runs ? f(s) : 'FAIL')
   // Ratios of each rsws server present (rsws, rsws0) against uWS.js and ws.
-  const pairs = ['rsws', 'rsws0']
+  const pairs = ['rsws', 'rsws0', 'rswsd', 'rsws0d']
     .filter(has)
     .flatMap((m) => ['uws', 'ws'].filter(has).map((ref) => [m, ref]))
-  const short = (n) => ({ rsws: 'rsws', rsws0: 'io0', uws: 'uWS', ws: 'ws' })[n]
+  const short = (n) => ({ rsws: 'rsws', rsws0: 'io0', rswsd: 'det', rsws0d: 'io0det', uws: 'uWS', ws: 'ws' })[n]
   const ratioCols = (k) => pairs.map(([m, ref]) => `${k ? k + ' ' : ''}${short(m)}/${short(ref)}`)
   const ratios = (S, key) => pairs.map(([m, ref]) => fmtRatio(S[m][key], S[ref][key]))
   for (const kind of ['echo', 'fanout']) {
@@ -491,7 +496,7 @@ function buildLoadgen() {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2))
-  const names = (o.servers || Object.keys(SERVERS)).filter((n) => SERVERS[n])
+  const names = (o.servers || Object.keys(SERVERS).filter((n) => !SERVERS[n].optional)).filter((n) => SERVERS[n])
   let scs = scenarios(o.quick)
   if (o.only) scs = scs.filter((s) => o.only.includes(s.kind))
   if (!scs.length) throw new Error('no scenario selected')

@@ -16,6 +16,8 @@ if (mode === 'echo' || mode === 'echo-open') {
     maxPayloadLength: MAX_PAYLOAD,
     idleTimeout: 0,
     open: mode === 'echo-open' ? () => {} : undefined,
+    // RSWS_DETACH=1: messages detached when the handler returns, as uWS.js does.
+    detachMessages: process.env.RSWS_DETACH === '1',
     message: (ws, msg, isBinary) => {
       ws.send(msg, isBinary)
     },
