@@ -519,8 +519,9 @@ class TemplatedApp {
                 let message
                 if (kind === MESSAGE) {
                   message = this._pool.get(len)
+                  // Taken (not deleted: a Map shrinks and grows again on delete and set).
                   if (message === undefined) message = new ArrayBuffer(len)
-                  else this._pool.delete(len)
+                  else this._pool.set(len, undefined)
                   new Uint8Array(message).set(b.subarray(start, start + len))
                 } else {
                   message = large[nextLarge++]
