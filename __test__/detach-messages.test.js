@@ -18,6 +18,11 @@ function payload(seed, len) {
   return b
 }
 
+/** A server whose one route has `detachMessages` and this message handler. */
+function serve(message) {
+  return startServer({ '/*': { maxPayloadLength: 1 << 20, detachMessages: true, message } })
+}
+
 function isPayload(bytes, seed) {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] !== ((seed + i * 7) & 255)) return false
   return true
@@ -25,16 +30,10 @@ function isPayload(bytes, seed) {
 
 test('detachMessages: the message is whole during the handler and detached after it', T, async () => {
   const kept = []
-  const s = startServer({
-    '/*': {
-      maxPayloadLength: 1 << 20,
-      detachMessages: true,
-      message(ws, msg, isBinary) {
-        const bytes = new Uint8Array(msg)
-        kept.push({ msg, len: msg.byteLength, ok: isPayload(bytes, bytes[0]) })
-        ws.send(msg, isBinary)
-      },
-    },
+  const s = serve((ws, msg, isBinary) => {
+    const bytes = new Uint8Array(msg)
+    kept.push({ msg, len: msg.byteLength, ok: isPayload(bytes, bytes[0]) })
+    ws.send(msg, isBinary)
   })
   const c = await openClient(s.url())
   try {
@@ -61,19 +60,13 @@ test('detachMessages: the message is whole during the handler and detached after
 test('detachMessages: reused memory never shows another message, across lengths and sockets', T, async () => {
   let bad = 0
   let seen = 0
-  const s = startServer({
-    '/*': {
-      maxPayloadLength: 1 << 20,
-      detachMessages: true,
-      message(ws, msg, isBinary) {
-        const bytes = new Uint8Array(msg)
-        seen++
-        if (!isPayload(bytes, bytes[0])) bad++
-        // Dirty the buffer after the echo went out: a reused buffer must be overwritten.
-        ws.send(msg, isBinary)
-        bytes.fill(0xee)
-      },
-    },
+  const s = serve((ws, msg, isBinary) => {
+    const bytes = new Uint8Array(msg)
+    seen++
+    if (!isPayload(bytes, bytes[0])) bad++
+    // Dirty the buffer after the echo went out: a reused buffer must be overwritten.
+    ws.send(msg, isBinary)
+    bytes.fill(0xee)
   })
   const clients = await Promise.all(Array.from({ length: 6 }, () => openClient(s.url())))
   try {
@@ -103,26 +96,21 @@ test('detachMessages: reused memory never shows another message, across lengths 
 test('detachMessages: a kept message cannot be sent later, and the socket stays usable', T, async () => {
   let kept
   let later
-  const s = startServer({
-    '/*': {
-      detachMessages: true,
-      message(ws, msg, isBinary) {
-        if (kept === undefined) {
-          kept = msg
-          setImmediate(() => {
-            try {
-              ws.send(kept, true)
-              later = 'sent'
-            } catch (err) {
-              later = err
-            }
-            ws.send('after', false)
-          })
-          return
+  const s = serve((ws, msg, isBinary) => {
+    if (kept === undefined) {
+      kept = msg
+      setImmediate(() => {
+        try {
+          ws.send(kept, true)
+          later = 'sent'
+        } catch (err) {
+          later = err
         }
-        ws.send(msg, isBinary)
-      },
-    },
+        ws.send('after', false)
+      })
+      return
+    }
+    ws.send(msg, isBinary)
   })
   const c = await openClient(s.url())
   try {
@@ -148,15 +136,9 @@ const NEEDS_TRANSFER = { ...T, skip: !CAN_DETACH && 'ArrayBuffer.prototype.trans
 
 test('detachMessages: a handler keeps a message with transfer(), without a copy', NEEDS_TRANSFER, async () => {
   const mine = []
-  const s = startServer({
-    '/*': {
-      maxPayloadLength: 1 << 20,
-      detachMessages: true,
-      message(ws, msg) {
-        mine.push(msg.transfer())
-        ws.send('ok', false)
-      },
-    },
+  const s = serve((ws, msg) => {
+    mine.push(msg.transfer())
+    ws.send('ok', false)
   })
   const c = await openClient(s.url())
   try {
@@ -176,17 +158,12 @@ test('detachMessages: a handler keeps a message with transfer(), without a copy'
 
 test('detachMessages: an async handler has the message until its first await', T, async () => {
   const lengths = []
-  const s = startServer({
-    '/*': {
-      detachMessages: true,
-      async message(ws, msg) {
-        lengths.push(msg.byteLength)
-        const copy = msg.slice(0)
-        await null
-        lengths.push(msg.byteLength)
-        ws.send(copy, true)
-      },
-    },
+  const s = serve(async (ws, msg) => {
+    lengths.push(msg.byteLength)
+    const copy = msg.slice(0)
+    await null
+    lengths.push(msg.byteLength)
+    ws.send(copy, true)
   })
   const c = await openClient(s.url())
   try {
