@@ -464,6 +464,17 @@ class TemplatedApp {
     return large
   }
 
+  /** A small message copied into a kept buffer of its length, or a new one
+   * (`detachMessages`). */
+  _pooledCopy(b, start, len) {
+    let message = this._pool.get(len)
+    // Taken, not deleted: a Map shrinks on delete and grows again on the next set.
+    if (message === undefined) message = new ArrayBuffer(len)
+    else this._pool.set(len, undefined)
+    new Uint8Array(message).set(b.subarray(start, start + len))
+    return message
+  }
+
   /** Calls a `detachMessages` route's handler with `message`, then detaches it and keeps
    * its memory for a later message (`large`: for `takeLarge`). */
   _detached(handler, ws, message, isBinary, large) {
@@ -508,29 +519,19 @@ class TemplatedApp {
           switch (kind) {
             case MESSAGE:
             case MESSAGE_LARGE: {
+              // Every MESSAGE_LARGE record takes its payload, also when nobody gets it.
+              const big = kind === MESSAGE_LARGE ? large[nextLarge++] : null
               const ws = this._sockets[id]
-              if (ws === undefined || isClosed(ws)) {
-                if (kind === MESSAGE_LARGE) nextLarge++
-                break
-              }
+              if (ws === undefined || isClosed(ws)) break
               const route = routeOf(ws)
               const handler = route.behavior.message
-              if (route.detachMessages && handler) {
-                let message
-                if (kind === MESSAGE) {
-                  message = this._pool.get(len)
-                  // Taken (not deleted: a Map shrinks and grows again on delete and set).
-                  if (message === undefined) message = new ArrayBuffer(len)
-                  else this._pool.set(len, undefined)
-                  new Uint8Array(message).set(b.subarray(start, start + len))
-                } else {
-                  message = large[nextLarge++]
-                }
-                this._detached(handler, ws, message, (flags & 1) !== 0, kind === MESSAGE_LARGE)
-                break
+              if (!handler) break
+              const isBinary = (flags & 1) !== 0
+              if (route.detachMessages) {
+                this._detached(handler, ws, big ?? this._pooledCopy(b, start, len), isBinary, big !== null)
+              } else {
+                handler(ws, big ?? copyOut(ab, base + start, len), isBinary)
               }
-              const message = kind === MESSAGE ? copyOut(ab, base + start, len) : large[nextLarge++]
-              if (handler) handler(ws, message, (flags & 1) !== 0)
               break
             }
             case OPEN: {
