@@ -1,6 +1,6 @@
 'use strict'
 // Where a server's RSS per idle connection goes, by kind of mapping (Linux).
-// Usage: node benchmark/idle-smaps.js benchmark/servers/rsws.js [echo|echo-open]   (or uws.mjs, ws.js)
+// Usage: node benchmark/idle-smaps.js benchmark/servers/rsws.js [echo|echo-open|echo-track]   (or uws.mjs, ws.js)
 // Starts the benchmark server, sums the Rss change of its /proc/PID/smaps mappings from
 // before to 0.7 s after N (env N, default 10 000) raw clients (all at once, as
 // idle-memory.js) finished their handshake. "mimalloc arena" is the rsws addon's heap;

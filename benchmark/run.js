@@ -14,6 +14,8 @@
 //   --mem-traffic S memory: S seconds of echo traffic (10 conns x 1 KiB) before the idle
 //                   sample (default 0): every server has then compiled its hot JS, as a
 //                   server that has served traffic has
+//   --mem-track     memory: also with an open handler that keeps every socket in a Set
+//                   (and a close handler that removes it), as a chat server does
 //   --compare N=DIR also run the rsws build in checkout DIR as server N (A/B runs; add N
 //                   to --servers when that is given)
 //   --out FILE      JSON results (default benchmark/results/latest.json)
@@ -35,7 +37,7 @@ const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'rsws-loadgen')
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 3, secs: 1.5, warmup: 0.3, window: 64, memWarmup: 0, memTraffic: 0, quick: false, only: null, servers: null, out: null }
+  const o = { runs: 3, secs: 1.5, warmup: 0.3, window: 64, memWarmup: 0, memTraffic: 0, memTrack: false, quick: false, only: null, servers: null, out: null }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => {
@@ -48,6 +50,7 @@ function parseArgs(argv) {
     else if (a === '--window') o.window = Math.max(1, parseInt(next(), 10))
     else if (a === '--mem-warmup') o.memWarmup = Math.max(0, parseInt(next(), 10))
     else if (a === '--mem-traffic') o.memTraffic = Math.max(0, Number(next()))
+    else if (a === '--mem-track') o.memTrack = true
     else if (a === '--quick') o.quick = true
     else if (a === '--only') o.only = next().split(',')
     else if (a === '--servers') o.servers = next().split(',')
@@ -58,7 +61,7 @@ function parseArgs(argv) {
       SERVERS[name] = { label: name, file: path.resolve(dir, 'benchmark', 'servers', 'rsws.js') }
     }
     else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 20).join('\n'))
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 22).join('\n'))
       process.exit(0)
     } else throw new Error(`unknown option ${a}`)
   }
@@ -81,7 +84,10 @@ const SERVERS = {
   ws: { label: 'ws', file: 'ws.js' },
 }
 
-function scenarios(quick) {
+/** `open` of a memory scenario: the echo route's open handler (and the server's mode). */
+const OPEN_MODES = { empty: 'echo-open', track: 'echo-track' }
+
+function scenarios(quick, memTrack) {
   const kib = 1024
   const all = [
     { kind: 'echo', conns: 100, size: 20 },
@@ -94,14 +100,16 @@ function scenarios(quick) {
     { kind: 'fanout', subs: 1000, size: 20 },
     { kind: 'fanout', subs: 1000, size: kib },
     { kind: 'memory', conns: 10000 },
-    { kind: 'memory', conns: 10000, open: true },
+    { kind: 'memory', conns: 10000, open: 'empty' },
+    ...(memTrack ? [{ kind: 'memory', conns: 10000, open: 'track' }] : []),
     { kind: 'connect', conns: 2000 },
   ]
   const picked = quick
     ? [
         ...[0, 2, 4, 5, 8].map((i) => all[i]),
         { kind: 'memory', conns: 2000 },
-        { kind: 'memory', conns: 2000, open: true },
+        { kind: 'memory', conns: 2000, open: 'empty' },
+        ...(memTrack ? [{ kind: 'memory', conns: 2000, open: 'track' }] : []),
         { kind: 'connect', conns: 1000 },
       ]
     : all
@@ -116,7 +124,10 @@ function fmtSize(n) {
 function scenarioName(s) {
   if (s.kind === 'echo') return `echo ${s.conns} conns × ${fmtSize(s.size)}`
   if (s.kind === 'fanout') return `fanout 1→${s.subs} × ${fmtSize(s.size)}`
-  if (s.kind === 'memory') return `memory ${s.conns} idle conns${s.open ? ', open handler' : ''}`
+  if (s.kind === 'memory') {
+    const open = { empty: ', open handler', track: ', open handler keeping sockets' }[s.open] ?? ''
+    return `memory ${s.conns} idle conns${open}`
+  }
   return `connect ${s.conns} conns`
 }
 
@@ -235,9 +246,10 @@ function runLoadgen(args, { onLine, timeoutMs, keepStdin = false } = {}) {
 // ------------------------------------------------------------------ one run
 
 async function runOnce(sc, name, o) {
-  // `open`: the echo route also has an (empty) open handler, so every server makes its
-  // JS WebSocket when a connection opens (rsws makes it on the first event otherwise).
-  const mode = sc.kind === 'fanout' ? 'fanout' : sc.open ? 'echo-open' : 'echo'
+  // `open`: the echo route also has an open handler (empty, or keeping its sockets), so
+  // every server makes its JS WebSocket when a connection opens (rsws makes it on the
+  // first event otherwise).
+  const mode = sc.kind === 'fanout' ? 'fanout' : OPEN_MODES[sc.open] ?? 'echo'
   const srv = await startServer(name, mode)
   if (srv.unsupported) {
     await stopServer(srv.proc)
@@ -497,7 +509,7 @@ function buildLoadgen() {
 async function main() {
   const o = parseArgs(process.argv.slice(2))
   const names = (o.servers || Object.keys(SERVERS).filter((n) => !SERVERS[n].optional)).filter((n) => SERVERS[n])
-  let scs = scenarios(o.quick)
+  let scs = scenarios(o.quick, o.memTrack)
   if (o.only) scs = scs.filter((s) => o.only.includes(s.kind))
   if (!scs.length) throw new Error('no scenario selected')
   buildLoadgen()

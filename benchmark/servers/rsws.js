@@ -1,5 +1,5 @@
 'use strict'
-// rsws benchmark server. Usage: node rsws.js [PORT] [echo|echo-open|fanout]  (or env PORT, MODE)
+// rsws benchmark server. Usage: node rsws.js [PORT] [echo|echo-open|echo-track|fanout]  (or env PORT, MODE)
 // Prints "READY <port>" when listening; exits on SIGTERM/SIGINT.
 const path = require('path')
 const { App, us_socket_local_port } = require(path.join(__dirname, '..', '..'))
@@ -10,12 +10,21 @@ const MAX_PAYLOAD = 16 * 1024 * 1024
 const MAX_BACKPRESSURE = 64 * 1024 * 1024
 
 const app = App()
-if (mode === 'echo' || mode === 'echo-open') {
+if (mode === 'echo' || mode === 'echo-open' || mode === 'echo-track') {
   // echo-open: with an (empty) open handler, as most applications have one.
+  // echo-track: the open handler keeps each socket, stamped with its opening time, in a
+  // Set until it closes, as a chat server does.
+  const sockets = new Set()
+  const track = (ws) => {
+    ws.since = Date.now()
+    sockets.add(ws)
+  }
+  const open = { 'echo-open': () => {}, 'echo-track': track }[mode]
   app.ws('/*', {
     maxPayloadLength: MAX_PAYLOAD,
     idleTimeout: 0,
-    open: mode === 'echo-open' ? () => {} : undefined,
+    open,
+    close: mode === 'echo-track' ? (ws) => sockets.delete(ws) : undefined,
     // RSWS_DETACH=1: messages detached when the handler returns, as uWS.js does.
     detachMessages: process.env.RSWS_DETACH === '1',
     message: (ws, msg, isBinary) => {

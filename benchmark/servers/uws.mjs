@@ -1,4 +1,4 @@
-// uWebSockets.js (v20, uws-pack) benchmark server. Usage: node uws.mjs [PORT] [echo|echo-open|fanout]
+// uWebSockets.js (v20, uws-pack) benchmark server. Usage: node uws.mjs [PORT] [echo|echo-open|echo-track|fanout]
 // Prints "READY <port>" when listening; exits on SIGTERM/SIGINT.
 import * as uWS from 'uws-pack'
 
@@ -8,12 +8,21 @@ const MAX_PAYLOAD = 16 * 1024 * 1024
 const MAX_BACKPRESSURE = 64 * 1024 * 1024
 
 const app = uWS.App()
-if (mode === 'echo' || mode === 'echo-open') {
+if (mode === 'echo' || mode === 'echo-open' || mode === 'echo-track') {
   // echo-open: with an (empty) open handler, as most applications have one.
+  // echo-track: the open handler keeps each socket, stamped with its opening time, in a
+  // Set until it closes, as a chat server does.
+  const sockets = new Set()
+  const track = (ws) => {
+    ws.since = Date.now()
+    sockets.add(ws)
+  }
+  const open = { 'echo-open': () => {}, 'echo-track': track }[mode]
   app.ws('/*', {
     maxPayloadLength: MAX_PAYLOAD,
     idleTimeout: 0,
-    open: mode === 'echo-open' ? () => {} : undefined,
+    open,
+    close: mode === 'echo-track' ? (ws) => sockets.delete(ws) : undefined,
     message: (ws, msg, isBinary) => {
       ws.send(msg, isBinary)
     },

@@ -1,5 +1,5 @@
 'use strict'
-// ws (v8) benchmark server. Usage: node ws.js [PORT] [echo|echo-open|fanout]  (or env PORT, MODE)
+// ws (v8) benchmark server. Usage: node ws.js [PORT] [echo|echo-open|echo-track|fanout]  (or env PORT, MODE)
 // Prints "READY <port>" when listening; exits on SIGTERM/SIGINT.
 // Fan-out the way ws users do it: loop client.send(msg) over the subscriber set
 // (ws has no backpressure limit; nothing is dropped).
@@ -16,9 +16,17 @@ const wss = new WebSocketServer({
   clientTracking: false,
 })
 
-if (mode === 'echo' || mode === 'echo-open') {
+if (mode === 'echo' || mode === 'echo-open' || mode === 'echo-track') {
   // echo-open is the same here: `ws` always makes its object on connection.
+  // echo-track: each socket, stamped with its opening time, is kept in a Set until it
+  // closes, as a chat server does.
+  const sockets = new Set()
   wss.on('connection', (ws) => {
+    if (mode === 'echo-track') {
+      ws.since = Date.now()
+      sockets.add(ws)
+      ws.on('close', () => sockets.delete(ws))
+    }
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
   })
 } else if (mode === 'fanout') {
