@@ -6,21 +6,46 @@
 //! waiting is kept (one permit) and consumed by the next poll.
 
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::ptr;
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+/// The task to wake, or the marker for a notification kept for the next poll, in one
+/// 24-byte cell: a flag beside it would pad `Signal` (held by every open connection) to 32.
 #[derive(Default)]
 pub struct Signal {
-    set: AtomicBool,
-    waker: Mutex<Option<Waker>>,
+    slot: Mutex<Option<Waker>>,
+}
+
+/// The vtable of the marker waker. A `static`, so its address is unique: the marker is
+/// recognised by it, never woken.
+static KEPT: RawWakerVTable = RawWakerVTable::new(kept_clone, kept_noop, kept_noop, kept_noop);
+
+fn kept_clone(_: *const ()) -> RawWaker {
+    RawWaker::new(ptr::null(), &KEPT)
+}
+
+fn kept_noop(_: *const ()) {}
+
+fn kept() -> Waker {
+    // SAFETY: the vtable's functions ignore the (null) data pointer and do nothing, which
+    // meets every requirement of `RawWakerVTable`.
+    unsafe { Waker::from_raw(RawWaker::new(ptr::null(), &KEPT)) }
+}
+
+fn is_kept(w: &Waker) -> bool {
+    ptr::eq(w.vtable(), &KEPT)
 }
 
 impl Signal {
+    fn lock(&self) -> MutexGuard<'_, Option<Waker>> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn notify_one(&self) {
-        self.set.store(true, Ordering::Release);
-        let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(w) = waker {
+        // The guard is dropped before the wake.
+        let waiting = self.lock().replace(kept());
+        if let Some(w) = waiting.filter(|w| !is_kept(w)) {
             w.wake();
         }
     }
@@ -28,21 +53,17 @@ impl Signal {
     /// Ready (consuming the permit) if notified since the last ready poll; otherwise the
     /// task is registered to be woken by the next `notify_one`.
     pub fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.set.swap(false, Ordering::AcqRel) {
-            return Poll::Ready(());
-        }
-        {
-            let mut slot = self.waker.lock().unwrap_or_else(|e| e.into_inner());
-            match &*slot {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *slot = Some(cx.waker().clone()),
+        let mut slot = self.lock();
+        match &*slot {
+            Some(w) if is_kept(w) => {
+                *slot = None;
+                Poll::Ready(())
             }
-        }
-        // A notification between the first check and the registration took no waker.
-        if self.set.swap(false, Ordering::AcqRel) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+            Some(w) if w.will_wake(cx.waker()) => Poll::Pending,
+            _ => {
+                *slot = Some(cx.waker().clone());
+                Poll::Pending
+            }
         }
     }
 
@@ -64,6 +85,34 @@ mod tests {
         s.notified().await;
         let again = tokio::time::timeout(std::time::Duration::from_millis(20), s.notified());
         assert!(again.await.is_err(), "two notifications make one permit");
+    }
+
+    #[test]
+    fn a_notification_wakes_the_registered_task_once_and_is_kept_for_its_poll() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let s = Signal::default();
+        assert!(s.poll(&mut cx).is_pending());
+        assert!(
+            s.poll(&mut cx).is_pending(),
+            "registering again changes nothing"
+        );
+        s.notify_one();
+        s.notify_one();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken once");
+        assert!(s.poll(&mut cx).is_ready());
+        assert!(s.poll(&mut cx).is_pending(), "one permit");
+        s.notify_one();
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,24 +53,29 @@ impl Chunk {
     }
 }
 
+/// Boxed, made on first use and then kept: every open connection holds a `WriteQueue`,
+/// most never queue anything (the socket takes their writes at once), and a box is 8
+/// bytes where an empty `VecDeque` is 32.
 #[derive(Default)]
 pub struct WriteQueue {
-    chunks: VecDeque<Chunk>,
+    #[allow(clippy::box_collection)]
+    chunks: Option<Box<VecDeque<Chunk>>>,
 }
 
 impl WriteQueue {
     pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
+        self.chunks.as_ref().is_none_or(|c| c.is_empty())
     }
 
     /// Queues a frame shared with other connections: by reference, unless it is small and
     /// something already waits, in which case it is copied behind what waits.
     pub fn push_shared(&mut self, frame: &Bytes) {
-        if frame.len() > SMALL || self.chunks.is_empty() {
-            self.chunks.push_back(Chunk::Shared(frame.clone()));
+        let chunks = self.chunks.get_or_insert_default();
+        if frame.len() > SMALL || chunks.is_empty() {
+            chunks.push_back(Chunk::Shared(frame.clone()));
             return;
         }
-        let back = self.chunks.back_mut().expect("not empty");
+        let back = chunks.back_mut().expect("not empty");
         if let Some(buf) = back.room_for(frame.len()) {
             buf.extend_from_slice(frame);
             return;
@@ -88,23 +93,18 @@ impl WriteQueue {
         }
         let mut buf = Vec::with_capacity(CHUNK_FIRST.max(frame.len()));
         buf.extend_from_slice(frame);
-        self.chunks.push_back(Chunk::Owned(buf));
+        chunks.push_back(Chunk::Owned(buf));
     }
 
     /// Queues a copy of `pieces` without its first `skip` bytes (what the socket did not
     /// take of a direct write), appended to an owned chunk at the back when it has room.
     pub fn push_copy(&mut self, pieces: &[&[u8]], mut skip: usize) {
         let total: usize = pieces.iter().map(|p| p.len()).sum::<usize>() - skip;
-        if self
-            .chunks
-            .back_mut()
-            .and_then(|c| c.room_for(total))
-            .is_none()
-        {
-            self.chunks
-                .push_back(Chunk::Owned(Vec::with_capacity(total)));
+        let chunks = self.chunks.get_or_insert_default();
+        if chunks.back_mut().and_then(|c| c.room_for(total)).is_none() {
+            chunks.push_back(Chunk::Owned(Vec::with_capacity(total)));
         }
-        let Some(Chunk::Owned(buf)) = self.chunks.back_mut() else {
+        let Some(Chunk::Owned(buf)) = chunks.back_mut() else {
             return;
         };
         for p in pieces {
@@ -125,7 +125,10 @@ impl WriteQueue {
     pub fn write_with<R>(&self, write: impl FnOnce(&[IoSlice<'_>]) -> R) -> R {
         let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
         let mut n = 0;
-        for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
+        for (slot, chunk) in slices
+            .iter_mut()
+            .zip(self.chunks.iter().flat_map(|c| c.iter()))
+        {
             *slot = IoSlice::new(chunk.as_slice());
             n += 1;
         }
@@ -134,12 +137,16 @@ impl WriteQueue {
 
     /// Drops the first `n` bytes (written to the socket).
     pub fn consume(&mut self, mut n: usize) {
+        if n == 0 {
+            return;
+        }
+        let chunks = self.chunks.as_mut().expect("written bytes were queued");
         while n > 0 {
-            let front = self.chunks.front_mut().expect("written bytes were queued");
+            let front = chunks.front_mut().expect("written bytes were queued");
             let len = front.as_slice().len();
             if len <= n {
                 n -= len;
-                self.chunks.pop_front();
+                chunks.pop_front();
                 continue;
             }
             if let Chunk::Owned(buf) = front {
@@ -232,7 +239,7 @@ mod tests {
             assert!(slices.iter().all(|s| s.len() <= CHUNK_MAX));
             assert_eq!(slices.iter().map(|s| s.len()).sum::<usize>(), n * 500);
         });
-        for chunk in &q.chunks {
+        for chunk in q.chunks.iter().flat_map(|c| c.iter()) {
             if let Chunk::Owned(buf) = chunk {
                 assert!(buf.capacity() <= CHUNK_MAX, "capacity {}", buf.capacity());
             }
