@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
@@ -59,25 +59,29 @@ fn tidy_rate_limited() {
     });
 }
 
-/// One rate-limited tidy an interval from now (at most one pending), so that what the
-/// last interval freed does not stay resident either.
+/// One rate-limited tidy an interval from now (at most one pending per thread, as the
+/// memory a tidy returns is the calling thread's), so that what the last interval freed
+/// does not stay resident either.
 fn tidy_later() {
-    static PENDING: AtomicBool = AtomicBool::new(false);
+    thread_local! {
+        static PENDING: Arc<AtomicBool> = Arc::new(AtomicBool::new(false));
+    }
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    if PENDING.swap(true, Ordering::AcqRel) {
+    let pending = PENDING.with(Arc::clone);
+    if pending.swap(true, Ordering::AcqRel) {
         return;
     }
-    /// Clears `PENDING` however the task ends: also when its runtime (an App's local
-    /// one) is dropped before it ran.
-    struct Pending;
+    /// Clears the flag however the task ends: also when its runtime (an App's local one)
+    /// is dropped before it ran.
+    struct Pending(Arc<AtomicBool>);
     impl Drop for Pending {
         fn drop(&mut self) {
-            PENDING.store(false, Ordering::Release);
+            self.0.store(false, Ordering::Release);
         }
     }
-    let pending = Pending;
+    let pending = Pending(pending);
     super::local::spawn_on(&handle, async move {
         tokio::time::sleep(TIDY_INTERVAL).await;
         drop(pending);
