@@ -134,4 +134,38 @@ mod tests {
                 .unwrap();
         }
     }
+
+    /// A task that waits, then answers, against a thread that notifies, then waits for the
+    /// answer: a notification lost between the poll and the registration hangs a round.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_notification_is_lost_in_a_ping_pong_with_another_thread() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        const ROUNDS: u32 = 20_000;
+        let s = Arc::new(Signal::default());
+        let answered = Arc::new(AtomicU32::new(0));
+        let waiter = tokio::spawn({
+            let (s, answered) = (s.clone(), answered.clone());
+            async move {
+                for _ in 0..ROUNDS {
+                    s.notified().await;
+                    answered.fetch_add(1, Ordering::Release);
+                }
+            }
+        });
+        let notifier = std::thread::spawn(move || {
+            for round in 1..=ROUNDS {
+                s.notify_one();
+                let start = std::time::Instant::now();
+                while answered.load(Ordering::Acquire) < round {
+                    assert!(start.elapsed().as_secs() < 5, "round {round} never woke");
+                    std::thread::yield_now();
+                }
+            }
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(30), waiter)
+            .await
+            .expect("all rounds answered")
+            .unwrap();
+        notifier.join().unwrap();
+    }
 }
