@@ -3,6 +3,7 @@
 // Prints "READY <port>" when listening; exits on SIGTERM/SIGINT.
 const path = require('path')
 const { App, us_socket_local_port } = require(path.join(__dirname, '..', '..'))
+const { openHandlers } = require('./open-handlers')
 
 const port = Number(process.argv[2] || process.env.PORT || 0)
 const mode = process.argv[3] || process.env.MODE || 'echo'
@@ -11,20 +12,10 @@ const MAX_BACKPRESSURE = 64 * 1024 * 1024
 
 const app = App()
 if (mode === 'echo' || mode === 'echo-open' || mode === 'echo-track') {
-  // echo-open: with an (empty) open handler, as most applications have one.
-  // echo-track: the open handler keeps each socket, stamped with its opening time, in a
-  // Set until it closes, as a chat server does.
-  const sockets = new Set()
-  const track = (ws) => {
-    ws.since = Date.now()
-    sockets.add(ws)
-  }
-  const open = { 'echo-open': () => {}, 'echo-track': track }[mode]
   app.ws('/*', {
     maxPayloadLength: MAX_PAYLOAD,
     idleTimeout: 0,
-    open,
-    close: mode === 'echo-track' ? (ws) => sockets.delete(ws) : undefined,
+    ...openHandlers(mode),
     // RSWS_DETACH=1: messages detached when the handler returns, as uWS.js does.
     detachMessages: process.env.RSWS_DETACH === '1',
     message: (ws, msg, isBinary) => {

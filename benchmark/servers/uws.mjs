@@ -1,6 +1,7 @@
 // uWebSockets.js (v20, uws-pack) benchmark server. Usage: node uws.mjs [PORT] [echo|echo-open|echo-track|fanout]
 // Prints "READY <port>" when listening; exits on SIGTERM/SIGINT.
 import * as uWS from 'uws-pack'
+import { openHandlers } from './open-handlers.js'
 
 const port = Number(process.argv[2] || process.env.PORT || 0)
 const mode = process.argv[3] || process.env.MODE || 'echo'
@@ -9,20 +10,10 @@ const MAX_BACKPRESSURE = 64 * 1024 * 1024
 
 const app = uWS.App()
 if (mode === 'echo' || mode === 'echo-open' || mode === 'echo-track') {
-  // echo-open: with an (empty) open handler, as most applications have one.
-  // echo-track: the open handler keeps each socket, stamped with its opening time, in a
-  // Set until it closes, as a chat server does.
-  const sockets = new Set()
-  const track = (ws) => {
-    ws.since = Date.now()
-    sockets.add(ws)
-  }
-  const open = { 'echo-open': () => {}, 'echo-track': track }[mode]
   app.ws('/*', {
     maxPayloadLength: MAX_PAYLOAD,
     idleTimeout: 0,
-    open,
-    close: mode === 'echo-track' ? (ws) => sockets.delete(ws) : undefined,
+    ...openHandlers(mode),
     message: (ws, msg, isBinary) => {
       ws.send(msg, isBinary)
     },

@@ -4,6 +4,7 @@
 // Fan-out the way ws users do it: loop client.send(msg) over the subscriber set
 // (ws has no backpressure limit; nothing is dropped).
 const { WebSocketServer } = require('ws')
+const { openHandlers } = require('./open-handlers')
 
 const port = Number(process.argv[2] || process.env.PORT || 0)
 const mode = process.argv[3] || process.env.MODE || 'echo'
@@ -17,16 +18,11 @@ const wss = new WebSocketServer({
 })
 
 if (mode === 'echo' || mode === 'echo-open' || mode === 'echo-track') {
-  // echo-open is the same here: `ws` always makes its object on connection.
-  // echo-track: each socket, stamped with its opening time, is kept in a Set until it
-  // closes, as a chat server does.
-  const sockets = new Set()
+  // `ws` always makes its object on connection; the handlers run on it as on the others.
+  const { open, close } = openHandlers(mode)
   wss.on('connection', (ws) => {
-    if (mode === 'echo-track') {
-      ws.since = Date.now()
-      sockets.add(ws)
-      ws.on('close', () => sockets.delete(ws))
-    }
+    if (open) open(ws)
+    if (close) ws.on('close', () => close(ws))
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
   })
 } else if (mode === 'fanout') {
