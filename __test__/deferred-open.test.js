@@ -5,8 +5,7 @@
 // shutdown() and us_listen_socket_close behave as with the object made at once.
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
-const { REPO, WS, startServer, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred } = require('./helpers')
+const { REPO, WS, startServer, openClient, collect, waitClose, closeAll, withTimeout, sleep, deferred, spawnScript } = require('./helpers')
 
 const T = { timeout: 15000 }
 const N = 20
@@ -152,58 +151,88 @@ test('with an open handler the WebSocket is made at once', T, async () => {
   }
 })
 
+/**
+ * Runs `server` (a script whose App logs `READY <port>`, logs `got <text>` and ends the
+ * socket with 1000 'done' on a message, and logs `close <code>`) in a child process:
+ * a client connects, `afterOpen` runs, then the client sends 'hello' and the child must
+ * answer, close and exit by itself.
+ */
+async function childServes(server, afterOpen) {
+  const run = spawnScript(server)
+  let client
+  try {
+    const [, port] = await run.output(/READY (\d+)/)
+    client = await openClient(`ws://127.0.0.1:${port}/`)
+    await afterOpen(run)
+    const closed = waitClose(client)
+    client.send('hello')
+    assert.deepEqual(await closed, { code: 1000, reason: 'done' })
+    assert.deepEqual(await run.exit(), { code: 0, signal: null }, `stderr: ${run.err}`)
+    assert.match(run.out, /got hello/)
+    assert.match(run.out, /close 1000/)
+  } catch (e) {
+    await run.kill()
+    throw run.failure(e)
+  } finally {
+    if (client) client.terminate()
+  }
+}
+
+const childHandlers = `
+  message(ws, msg) { console.log('got ' + Buffer.from(msg)); ws.end(1000, 'done') },
+  close(ws, code) { console.log('close ' + code) },
+`
+
 test('after us_listen_socket_close an idle connection without a WebSocket yet keeps the process alive', T, async () => {
   // The child closes its only listener while a client of the parent is connected and idle;
   // the connection must still work (and keep the process alive) until it closes.
-  const script = `
+  await childServes(
+    `
     const { App, us_listen_socket_close, us_socket_local_port } = require(${JSON.stringify(REPO)})
     let token
-    App().ws('/*', {
-      message(ws, msg) { console.log('got ' + Buffer.from(msg)); ws.end(1000, 'done') },
-      close(ws, code) { console.log('close ' + code) },
-    }).listen(0, (t) => { token = t })
+    App().ws('/*', { ${childHandlers} }).listen(0, (t) => { token = t })
     if (!token) process.exit(2)
     console.log('READY ' + us_socket_local_port(token))
     process.stdin.once('data', () => {
       us_listen_socket_close(token)
       console.log('listener closed')
     })
-  `
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stderr.on('data', (d) => (err += d))
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
-  child.stdout.on('data', (d) => (out += d))
-  const outputs = async (re) => {
-    for (;;) {
-      const m = out.match(re)
-      if (m) return m
-      await sleep(10)
-    }
-  }
-  let client
-  try {
-    const [, port] = await withTimeout(outputs(/READY (\d+)/), 5000, 'child listening')
-    client = await openClient(`ws://127.0.0.1:${port}/`)
-    child.stdin.end('close\n')
-    await withTimeout(outputs(/listener closed/), 5000, 'listener closed')
-    await sleep(300)
-    const closed = waitClose(client)
-    client.send('hello')
-    assert.deepEqual(await closed, { code: 1000, reason: 'done' })
-    const result = await withTimeout(exited, 5000, 'child exit')
-    assert.deepEqual(result, { code: 0, signal: null }, `stderr: ${err}`)
-    assert.match(out, /got hello/)
-    assert.match(out, /close 1000/)
-  } catch (e) {
-    child.kill('SIGKILL')
-    await exited
-    throw new Error(`${e.message}; stdout=${JSON.stringify(out)} stderr=${JSON.stringify(err)}`)
-  } finally {
-    if (client) client.terminate()
-  }
+  `,
+    async (run) => {
+      run.child.stdin.end('close\n')
+      await run.output(/listener closed/)
+      await sleep(300)
+    },
+  )
 })
+
+for (const ioThreads of [undefined, 0]) {
+  const name = ioThreads === 0 ? ' (ioThreads: 0)' : ''
+  test(`an upgrade accepted after the last listener closed keeps the process alive until its socket closes${name}`, T, async () => {
+    // Nothing holds the child's event loop from the timer's end until the socket's OPEN
+    // event arrives but the accepted upgrade itself: uWS.js serves this client too.
+    await childServes(
+      `
+      const { App, us_listen_socket_close, us_socket_local_port } = require(${JSON.stringify(REPO)})
+      let token
+      App(${JSON.stringify(ioThreads === undefined ? {} : { ioThreads })}).ws('/*', {
+        upgrade(res, req, context) {
+          const key = req.getHeader('sec-websocket-key')
+          const protocol = req.getHeader('sec-websocket-protocol')
+          const extensions = req.getHeader('sec-websocket-extensions')
+          res.onAborted(() => console.log('aborted'))
+          us_listen_socket_close(token)
+          setTimeout(() => res.upgrade({}, key, protocol, extensions, context), 50)
+        },
+        ${childHandlers}
+      }).listen(0, (t) => { token = t })
+      if (!token) process.exit(2)
+      console.log('READY ' + us_socket_local_port(token))
+    `,
+      () => sleep(300),
+    )
+  })
+}
 
 test('a route with an upgrade handler keeps its upgrade user data (not deferred)', T, async () => {
   const got = deferred()

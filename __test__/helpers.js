@@ -2,6 +2,7 @@
 // Shared helpers for the rsws test suite: servers on port 0, `ws` clients, raw TCP clients
 // and a small RFC 6455 frame encoder/decoder.
 const net = require('node:net')
+const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
 const path = require('node:path')
 const WS = require('ws')
@@ -368,7 +369,41 @@ async function rawRequest(port, request, ms = 5000) {
   return raw
 }
 
+/**
+ * Runs `script` in a child Node process with piped stdio. `output(re)` resolves with the
+ * match once the child's stdout matches `re`; `exit()` with `{ code, signal }`;
+ * `kill()` ends it; `failure(e)` is `e` with the child's output appended.
+ */
+function spawnScript(script) {
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const run = { child, out: '', err: '' }
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  child.stderr.on('data', (d) => (run.err += d))
+  child.stdout.on('data', (d) => (run.out += d))
+  run.output = (re, ms = 5000) => {
+    const seen = new Promise((resolve) => {
+      const check = () => {
+        const m = run.out.match(re)
+        if (!m) return
+        child.stdout.off('data', check)
+        resolve(m)
+      }
+      child.stdout.on('data', check)
+      check()
+    })
+    return withTimeout(seen, ms, `child output ${re}`)
+  }
+  run.exit = (ms = 5000) => withTimeout(exited, ms, 'child exit')
+  run.kill = () => {
+    child.kill('SIGKILL')
+    return exited
+  }
+  run.failure = (e) => new Error(`${e.message}; stdout=${JSON.stringify(run.out)} stderr=${JSON.stringify(run.err)}`)
+  return run
+}
+
 module.exports = {
+  spawnScript,
   REPO,
   BIG_BACKPRESSURE,
   rsws,

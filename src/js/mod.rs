@@ -189,6 +189,13 @@ impl NativeApp {
         }
     }
 
+    /// Accepted upgrades whose connection is not registered yet. When the App does not
+    /// listen, JS keeps its thread alive while this is not 0; the drop to 0 wakes it.
+    #[napi]
+    pub fn upgrades_in_flight(&self) -> u32 {
+        self.core.upgrades_in_flight() as u32
+    }
+
     /// Takes queued event records: as many whole ones as fit copied into `inbox`, or a
     /// whole slab to read in place (see `inboxSlabs`). Returns
     /// `16 * length + 4 * where + 2 * large + more` (`where`: 0 = `inbox`, 1 + i = slab
@@ -309,6 +316,7 @@ impl NativeApp {
             extensions: extensions.unwrap_or_default(),
             extra_headers: pairs(headers),
             key,
+            upgrading: self.core.begin_upgrade(),
         };
         self.core.lock_pending().answer(id, decision)
     }

@@ -85,6 +85,9 @@ pub struct AppCore {
     /// `maxConnections` (0 = no limit) and the connections held now, handshakes included.
     max_connections: AtomicUsize,
     connections: AtomicUsize,
+    /// Upgrades accepted (101 being written, or `res.upgrade()` called) whose connection
+    /// is not registered yet: see [`Upgrading`].
+    upgrading: AtomicUsize,
     /// HTTP routes and the connections serving them.
     pub http: super::http::HttpState,
     /// `SSLApp`: the TLS configuration its listeners accept with.
@@ -113,6 +116,24 @@ impl Drop for Admission {
     }
 }
 
+/// An accepted upgrade on its way to becoming a registered connection (and so an OPEN
+/// event). Once the App stops listening, its JS thread is kept alive only by what JS
+/// holds: while any upgrade is in flight, JS holds a reference, and the last one
+/// dropped wakes JS to let go of it (see `upgradesInFlight` in the binding).
+pub struct Upgrading(Arc<AppCore>);
+
+impl Drop for Upgrading {
+    fn drop(&mut self) {
+        // SeqCst with the `deferring` store of `stop_deferring` and JS's read of the
+        // count after it: either JS sees this decrement, or this sees the flag and wakes.
+        if self.0.upgrading.fetch_sub(1, Ordering::SeqCst) == 1
+            && !self.0.deferring.load(Ordering::SeqCst)
+        {
+            self.0.events.wake_js();
+        }
+    }
+}
+
 impl AppCore {
     pub fn new(waker: Box<dyn Waker>, pubsub: Arc<PubSub>) -> Arc<AppCore> {
         Arc::new(AppCore {
@@ -130,6 +151,7 @@ impl AppCore {
             orphaned: AtomicBool::new(false),
             max_connections: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
+            upgrading: AtomicUsize::new(0),
             http: super::http::HttpState::default(),
             tls: std::sync::OnceLock::new(),
             runtime: std::sync::OnceLock::new(),
@@ -218,14 +240,14 @@ impl AppCore {
     /// Defers the OPEN events of connections on routes without `open` and `upgrade`
     /// handlers (the App listens).
     pub fn start_deferring(&self) {
-        self.deferring.store(true, Ordering::Release);
+        self.deferring.store(true, Ordering::SeqCst);
     }
 
     /// Stops deferring OPEN events (the App's last listener closed, so only the JS
     /// objects of its sockets keep its thread alive), and queues every deferred one:
     /// on return, every registered connection has its OPEN event queued.
     pub fn stop_deferring(&self) {
-        self.deferring.store(false, Ordering::Release);
+        self.deferring.store(false, Ordering::SeqCst);
         let registry = self.lock_registry();
         if registry.iter().any(|conn| conn.open_deferred()) {
             self.events.with_batch(|b| {
@@ -234,6 +256,17 @@ impl AppCore {
                 }
             });
         }
+    }
+
+    /// Counts an accepted upgrade until its connection is registered (or it fails).
+    pub fn begin_upgrade(self: &Arc<Self>) -> Upgrading {
+        self.upgrading.fetch_add(1, Ordering::SeqCst);
+        Upgrading(self.clone())
+    }
+
+    /// Accepted upgrades whose connection is not registered yet.
+    pub fn upgrades_in_flight(&self) -> usize {
+        self.upgrading.load(Ordering::SeqCst)
     }
 
     pub fn is_refusing(&self) -> bool {
@@ -344,4 +377,43 @@ pub fn address_bytes(peer: SocketAddr) -> [u8; 18] {
     out[..16].copy_from_slice(&ip.octets());
     out[16..].copy_from_slice(&peer.port().to_le_bytes());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    struct CountWakes(Arc<AtomicU32>);
+    impl Waker for CountWakes {
+        fn wake(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Upgrades in flight are counted until dropped; the last one dropped wakes JS only
+    /// when the App does not listen (JS then holds its thread for them).
+    #[test]
+    fn the_last_upgrade_in_flight_wakes_js_when_not_listening() {
+        let wakes = Arc::new(AtomicU32::new(0));
+        let app = AppCore::new(
+            Box::new(CountWakes(wakes.clone())),
+            Arc::new(PubSub::default()),
+        );
+        app.start_deferring();
+        let a = app.begin_upgrade();
+        assert_eq!(app.upgrades_in_flight(), 1);
+        drop(a);
+        assert_eq!(app.upgrades_in_flight(), 0);
+        assert_eq!(wakes.load(Ordering::SeqCst), 0, "listening: no wake");
+
+        let a = app.begin_upgrade();
+        let b = app.begin_upgrade();
+        app.stop_deferring();
+        drop(a);
+        assert_eq!(wakes.load(Ordering::SeqCst), 0, "one still in flight");
+        drop(b);
+        assert_eq!(app.upgrades_in_flight(), 0);
+        assert_eq!(wakes.load(Ordering::SeqCst), 1, "the last one wakes JS");
+    }
 }

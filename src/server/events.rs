@@ -260,6 +260,11 @@ impl EventQueue {
         (result, full)
     }
 
+    /// Wakes JS even if nothing was queued (and a wake may be pending already).
+    pub fn wake_js(&self) {
+        self.waker.wake();
+    }
+
     /// Takes everything queued (JS thread). Clears the pending wake first so that events
     /// appended after this call trigger a new wake.
     pub fn take(&self) -> Batch {
