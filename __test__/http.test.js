@@ -5,7 +5,7 @@ const assert = require('node:assert/strict')
 const http = require('node:http')
 const { execFile, execFileSync } = require('node:child_process')
 const { App, us_listen_socket_close, us_socket_local_port } = require('..')
-const { openClient, collect, withTimeout, sleep, deferred, RawClient } = require('./helpers')
+const { REPO, openClient, collect, withTimeout, sleep, deferred, RawClient, spawnScript } = require('./helpers')
 
 const T = { timeout: 20000 }
 
@@ -799,6 +799,40 @@ test('curl: GET, POST with a body and HEAD', { ...T, skip: curlPath ? false : 'c
     assert.equal((await curl(['-o', '/dev/null', '-w', '%{http_code}', s.url('/missing')])).toString(), '404')
   } finally {
     s.close()
+  }
+})
+
+test('after us_listen_socket_close a keep-alive connection is still served, and the process exits once it closes', T, async () => {
+  // As uWS.js: the App's connections hold the process, not only its listener.
+  const run = spawnScript(`
+    const { App, us_listen_socket_close, us_socket_local_port } = require(${JSON.stringify(REPO)})
+    let token
+    App().get('/*', (res, req) => res.end('served ' + req.getUrl())).listen('127.0.0.1', 0, (t) => { token = t })
+    console.log('READY ' + us_socket_local_port(token))
+    process.stdin.once('data', () => {
+      us_listen_socket_close(token)
+      console.log('listener closed')
+    })
+  `)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  try {
+    const [, port] = await run.output(/READY (\d+)/)
+    const first = await request(`http://127.0.0.1:${port}/one`, { agent })
+    assert.equal(first.body.toString(), 'served /one')
+    run.child.stdin.end('close\n')
+    await run.output(/listener closed/)
+    await sleep(300)
+    const second = await request(`http://127.0.0.1:${port}/two`, { agent })
+    assert.equal(second.body.toString(), 'served /two')
+    assert.equal(first.socket, second.socket, 'same connection')
+    await sleep(200)
+    assert.equal(run.child.exitCode, null, 'the child exited with a connection open')
+    agent.destroy()
+    assert.deepEqual(await run.exit(), { code: 0, signal: null }, `stderr: ${run.err}`)
+  } catch (e) {
+    agent.destroy()
+    await run.kill()
+    throw run.failure(e)
   }
 })
 

@@ -149,7 +149,7 @@ class TemplatedApp {
     /** Callbacks told of every CLOSE event from Rust: (id, code), for shutdown(). */
     this._closeWaiters = new Set()
     this._active = 0
-    this._upgradeHold = false
+    this._connectionHold = false
   }
 
   ws(pattern, behavior = {}) {
@@ -230,7 +230,7 @@ class TemplatedApp {
       this._releaseRef()
     }
     this._listeners.clear()
-    this._holdForUpgrades()
+    this._holdForConnections()
     // Connections the I/O threads accepted but whose open (or upgrade) event is still
     // queued: dispatch it now, so that the caller closes or ends them too, and pending
     // upgrades are refused below. No new one can be queued.
@@ -299,7 +299,7 @@ class TemplatedApp {
     token._open = false
     this._native.closeListener(token._id)
     this._listeners.delete(token)
-    this._holdForUpgrades()
+    this._holdForConnections()
     // While listening, a socket on a route without open and upgrade handlers gets its
     // OPEN event (and its WebSocket) only with its first other event. After the last
     // listener the native side queues every deferred OPEN: take them soon, so that each
@@ -361,24 +361,16 @@ class TemplatedApp {
     this._addressView = new Uint8Array(this._native.addressView(ids))
   }
 
-  /** Without a listener, the thread is kept alive while an accepted upgrade's connection
-   * is on its way (its OPEN event, and so its WebSocket, still to come), as uWS.js's
-   * socket does. Rust wakes JS when the last one arrives or fails. */
-  _holdForUpgrades() {
-    const hold = this._listeners.size === 0 && this._native.upgradesInFlight() > 0
-    if (hold === this._upgradeHold) return
-    this._upgradeHold = hold
+  /** Without a listener, the thread is kept alive while the App holds any connection, as
+   * uWS.js's sockets hold its loop: an HTTP connection, a handshake or an upgrade whose
+   * WebSocket is still to come. Rust wakes JS when the last one ends. A count of 0 read
+   * here means every event of those connections is queued already. */
+  _holdForConnections() {
+    const hold = this._listeners.size === 0 && this._native.connectionsHeld() > 0
+    if (hold === this._connectionHold) return
+    this._connectionHold = hold
     if (hold) this._retain()
     else this._releaseRef()
-  }
-
-  /** `res.upgrade()` was accepted by Rust. Without a listener, hold the thread for it;
-   * and if it is no longer in flight (its connection registered already), its OPEN is
-   * queued, behind a wake that may not hold the loop: take it soon. */
-  _upgradeAccepted() {
-    if (this._listeners.size !== 0) return
-    this._holdForUpgrades()
-    setImmediate(() => this._onWake())
   }
 
   /** Keeps the process alive while something listens or a socket is open. */
@@ -438,7 +430,7 @@ class TemplatedApp {
   /** Dispatches the queued events; `drain`: all of them now (close() and shutdown()
    * must see every open), not a budget's worth and the rest after the event loop ran. */
   _onWake(drain = false) {
-    if (this._upgradeHold) this._holdForUpgrades()
+    if (this._connectionHold) this._holdForConnections()
     if (this._dispatching) {
       // Called from a handler while the inbox is in use: the queue as a buffer of its own.
       const b = this._native.take()

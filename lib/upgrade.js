@@ -139,9 +139,7 @@ class UpgradeResponse {
     this._finish()
     // Copied now, as uWS.js does in res.upgrade(): later changes to the object are not seen.
     this._app._userData.set(this._id, userData == null ? undefined : { ...userData })
-    if (this._app._native.acceptUpgrade(this._id, checkHeaderText(key, 'key'), protocol || null, extensions, headers)) {
-      this._app._upgradeAccepted()
-    } else {
+    if (!this._app._native.acceptUpgrade(this._id, checkHeaderText(key, 'key'), protocol || null, extensions, headers)) {
       this._app._userData.delete(this._id)
     }
   }

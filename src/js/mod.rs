@@ -189,11 +189,12 @@ impl NativeApp {
         }
     }
 
-    /// Accepted upgrades whose connection is not registered yet. When the App does not
-    /// listen, JS keeps its thread alive while this is not 0; the drop to 0 wakes it.
+    /// The connections the App holds (sockets, HTTP connections, handshakes). When the
+    /// App does not listen, JS keeps its thread alive while this is not 0; the drop to 0
+    /// wakes it.
     #[napi]
-    pub fn upgrades_in_flight(&self) -> u32 {
-        self.core.upgrades_in_flight() as u32
+    pub fn connections_held(&self) -> u32 {
+        self.core.connections_held() as u32
     }
 
     /// Takes queued event records: as many whole ones as fit copied into `inbox`, or a
@@ -316,7 +317,6 @@ impl NativeApp {
             extensions: extensions.unwrap_or_default(),
             extra_headers: pairs(headers),
             key,
-            upgrading: self.core.begin_upgrade(),
         };
         self.core.lock_pending().answer(id, decision)
     }

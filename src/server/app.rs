@@ -85,9 +85,6 @@ pub struct AppCore {
     /// `maxConnections` (0 = no limit) and the connections held now, handshakes included.
     max_connections: AtomicUsize,
     connections: AtomicUsize,
-    /// Upgrades accepted (101 being written, or `res.upgrade()` called) whose connection
-    /// is not registered yet: see [`Upgrading`].
-    upgrading: AtomicUsize,
     /// HTTP routes and the connections serving them.
     pub http: super::http::HttpState,
     /// `SSLApp`: the TLS configuration its listeners accept with.
@@ -111,22 +108,12 @@ impl std::ops::Deref for Admission {
 }
 
 impl Drop for Admission {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// An accepted upgrade on its way to becoming a registered connection (and so an OPEN
-/// event). Once the App stops listening, its JS thread is kept alive only by what JS
-/// holds: while any upgrade is in flight, JS holds a reference, and the last one
-/// dropped wakes JS to let go of it (see `upgradesInFlight` in the binding).
-pub struct Upgrading(Arc<AppCore>);
-
-impl Drop for Upgrading {
+    /// Once the App stops listening, JS holds its thread while the App holds any
+    /// connection (as uWS.js's sockets hold its loop): the last one wakes JS to let go.
     fn drop(&mut self) {
         // SeqCst with the `deferring` store of `stop_deferring` and JS's read of the
         // count after it: either JS sees this decrement, or this sees the flag and wakes.
-        if self.0.upgrading.fetch_sub(1, Ordering::SeqCst) == 1
+        if self.0.connections.fetch_sub(1, Ordering::SeqCst) == 1
             && !self.0.deferring.load(Ordering::SeqCst)
         {
             self.0.events.wake_js();
@@ -151,7 +138,6 @@ impl AppCore {
             orphaned: AtomicBool::new(false),
             max_connections: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
-            upgrading: AtomicUsize::new(0),
             http: super::http::HttpState::default(),
             tls: std::sync::OnceLock::new(),
             runtime: std::sync::OnceLock::new(),
@@ -219,7 +205,7 @@ impl AppCore {
     /// Takes a place for a new connection; None when `maxConnections` are held.
     pub fn admit(self: &Arc<Self>) -> Option<Admission> {
         let max = self.max_connections.load(Ordering::Acquire);
-        let held = self.connections.fetch_add(1, Ordering::AcqRel);
+        let held = self.connections.fetch_add(1, Ordering::SeqCst);
         let admission = Admission(self.clone());
         (max == 0 || held < max).then_some(admission)
     }
@@ -258,15 +244,9 @@ impl AppCore {
         }
     }
 
-    /// Counts an accepted upgrade until its connection is registered (or it fails).
-    pub fn begin_upgrade(self: &Arc<Self>) -> Upgrading {
-        self.upgrading.fetch_add(1, Ordering::SeqCst);
-        Upgrading(self.clone())
-    }
-
-    /// Accepted upgrades whose connection is not registered yet.
-    pub fn upgrades_in_flight(&self) -> usize {
-        self.upgrading.load(Ordering::SeqCst)
+    /// The connections the App holds: open sockets, HTTP connections and handshakes.
+    pub fn connections_held(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn is_refusing(&self) -> bool {
@@ -391,29 +371,29 @@ mod tests {
         }
     }
 
-    /// Upgrades in flight are counted until dropped; the last one dropped wakes JS only
-    /// when the App does not listen (JS then holds its thread for them).
+    /// Connections are counted while admitted; the last one dropped wakes JS only when
+    /// the App does not listen (JS then holds its thread for them).
     #[test]
-    fn the_last_upgrade_in_flight_wakes_js_when_not_listening() {
+    fn the_last_connection_wakes_js_when_not_listening() {
         let wakes = Arc::new(AtomicU32::new(0));
         let app = AppCore::new(
             Box::new(CountWakes(wakes.clone())),
             Arc::new(PubSub::default()),
         );
         app.start_deferring();
-        let a = app.begin_upgrade();
-        assert_eq!(app.upgrades_in_flight(), 1);
+        let a = app.admit().unwrap();
+        assert_eq!(app.connections_held(), 1);
         drop(a);
-        assert_eq!(app.upgrades_in_flight(), 0);
+        assert_eq!(app.connections_held(), 0);
         assert_eq!(wakes.load(Ordering::SeqCst), 0, "listening: no wake");
 
-        let a = app.begin_upgrade();
-        let b = app.begin_upgrade();
+        let a = app.admit().unwrap();
+        let b = app.admit().unwrap();
         app.stop_deferring();
         drop(a);
-        assert_eq!(wakes.load(Ordering::SeqCst), 0, "one still in flight");
+        assert_eq!(wakes.load(Ordering::SeqCst), 0, "one still held");
         drop(b);
-        assert_eq!(app.upgrades_in_flight(), 0);
+        assert_eq!(app.connections_held(), 0);
         assert_eq!(wakes.load(Ordering::SeqCst), 1, "the last one wakes JS");
     }
 }

@@ -2,7 +2,7 @@
 //! the protocol core. Reads go into a per-thread scratch buffer; only an incomplete frame
 //! is kept per connection, so idle connections hold no read buffer.
 
-use super::app::{Admission, AppCore, Behavior, Upgrading};
+use super::app::{Admission, AppCore, Behavior};
 use super::conn::{command, release, ConnShared, SendDeflate};
 use super::events::{kind, Batch};
 use super::stream::Stream;
@@ -69,20 +69,13 @@ pub async fn serve(app: Arc<AppCore>, stream: Stream, peer: SocketAddr) {
 }
 
 /// A completed upgrade: the stream, route index, bytes after the request (the first
-/// frames), the id of the JS upgrade request that accepted it (0 without a handler), the
-/// agreed permessage-deflate parameters, and its place among the upgrades in flight.
-type Upgraded = (
-    Stream,
-    usize,
-    Vec<u8>,
-    u32,
-    Option<Box<Negotiated>>,
-    Upgrading,
-);
+/// frames), the id of the JS upgrade request that accepted it (0 without a handler) and
+/// the agreed permessage-deflate parameters.
+type Upgraded = (Stream, usize, Vec<u8>, u32, Option<Box<Negotiated>>);
 
 /// Reads and answers the upgrade request, asking the route's JS `upgrade` handler if it
 /// has one; None if the request failed or was rejected.
-async fn upgrade(app: &Arc<AppCore>, stream: Stream, peer: SocketAddr) -> Option<Upgraded> {
+async fn upgrade(app: &AppCore, stream: Stream, peer: SocketAddr) -> Option<Upgraded> {
     // Plain HTTP requests are served there until one is for a `.ws()` route.
     let (stream, request) = super::http::serve(app, stream, peer).await?;
     // Boxed: every connection waiting for its request holds this future, and a connection
@@ -92,7 +85,7 @@ async fn upgrade(app: &Arc<AppCore>, stream: Stream, peer: SocketAddr) -> Option
 
 /// Answers an upgrade request (or a failed one).
 async fn answer(
-    app: &Arc<AppCore>,
+    app: &AppCore,
     stream: Stream,
     request: Result<(UpgradeRequest, Vec<u8>), HandshakeError>,
     peer: SocketAddr,
@@ -122,7 +115,6 @@ async fn answer(
             .map(Box::new)
     };
     let negotiated;
-    let upgrading;
     if behavior.has_upgrade_handler {
         let (id, decision) =
             Box::pin(upgrade::ask(app, &stream, &req, route, &params, peer)).await?;
@@ -132,10 +124,8 @@ async fn answer(
                 extensions,
                 extra_headers,
                 key,
-                upgrading: accepted,
             } => {
                 upgrade_id = id;
-                upgrading = accepted;
                 negotiated = negotiate(&extensions);
                 handshake::write_accept_response(
                     &mut out,
@@ -164,13 +154,11 @@ async fn answer(
         let extensions = negotiated.as_ref().map(|n| n.response_header.as_str());
         let protocol = req.first_protocol();
         handshake::write_accept_response(&mut out, &req.key, protocol, extensions, &[]);
-        // From the 101 on, the client may rely on the connection being served.
-        upgrading = app.begin_upgrade();
     }
     // Not held across the write (they would be, until the end of the scope).
     drop((req, params));
     stream.write_all(&out).await.ok()?;
-    Some((stream, route, leftover, upgrade_id, negotiated, upgrading))
+    Some((stream, route, leftover, upgrade_id, negotiated))
 }
 
 /// Answers with a plain-text status response and closes.
@@ -333,12 +321,10 @@ impl Connection {
         upgraded: Upgraded,
         peer: SocketAddr,
     ) -> Option<(Connection, Option<Ending>)> {
-        let (stream, route, mut leftover, upgrade_id, deflate, upgrading) = upgraded;
+        let (stream, route, mut leftover, upgrade_id, deflate) = upgraded;
         let behavior = app.behavior(route);
         let send_deflate = deflate.as_deref().map(SendDeflate::new);
         let conn = app.open(stream, route, &behavior, peer, upgrade_id, send_deflate)?;
-        // Registered, and its OPEN queued (or deferred while the App listens).
-        drop(upgrading);
         let id = conn.id();
         let mut receiver = Receiver::new(Role::Server, behavior.max_payload_length);
         if let Some(negotiated) = &deflate {
@@ -783,15 +769,9 @@ mod tests {
             let (stream, peer) = listener.accept().await.unwrap();
             app.add_route("/*", Behavior::default());
             let admission = app.admit().unwrap();
-            let upgrading = app.begin_upgrade();
-            let upgraded = (Stream::from(stream), 0, Vec::new(), 0, None, upgrading);
+            let upgraded = (Stream::from(stream), 0, Vec::new(), 0, None);
             let (c, early) = Connection::open(admission, upgraded, peer).unwrap();
             assert!(early.is_none());
-            assert_eq!(
-                app.upgrades_in_flight(),
-                0,
-                "registered: no longer in flight"
-            );
             let task = c.serve();
             let size = std::mem::size_of_val(&task);
             println!("connection task future: {size} bytes");

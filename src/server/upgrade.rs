@@ -5,7 +5,7 @@
 //! away. A handler that never answers leaves the request pending, costing one entry,
 //! never an abort.
 
-use super::app::{AppCore, Upgrading};
+use super::app::AppCore;
 use super::events::kind;
 use super::stream::Stream;
 use crate::protocol::handshake::UpgradeRequest;
@@ -20,8 +20,6 @@ pub enum Decision {
         extensions: String,
         extra_headers: Vec<(String, String)>,
         key: String,
-        /// Counted from `res.upgrade()` on, wherever the decision ends up.
-        upgrading: Upgrading,
     },
     Reject {
         status_line: String,
