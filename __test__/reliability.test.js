@@ -420,12 +420,22 @@ test('App methods: wrong argument types throw TypeError; after app.close() they 
 
 test('the native methods themselves throw JS Errors on wrong argument types (never crash)', () => {
   const app = new native.NativeApp(() => {}, undefined, undefined, 0)
+  // The event path's plain N-API functions (takeInto, flush, ...), as the JS App has them.
+  app.installFastCalls(app)
+  const fast = Object.keys(app).filter((n) => typeof app[n] === 'function')
+  assert.deepEqual(fast.sort(), ['flush', 'publish', 'publishText', 'sendDirect', 'takeInto'])
+  assert.throws(() => app.flush('x'), { name: 'TypeError', message: 'expected a Uint8Array' })
+  assert.throws(() => app.sendDirect('1', 2, 0, new Uint8Array(1)), { name: 'TypeError', message: 'expected a number' })
+  assert.throws(() => app.publish('t', -1, 0, false, new Uint8Array(1)), { name: 'TypeError', message: 'expected a boolean' })
+  assert.throws(() => app.publishText(1, -1, false, false, 'x'), { name: 'TypeError', message: 'expected a string' })
+  assert.equal(app.publishText('t', -1, false, false, 'x'), 0)
+  assert.equal(app.takeInto(new Uint8Array(64)), 0)
   // listen and listenUnix are left out: with some of these values they would bind.
-  const names = Object.getOwnPropertyNames(native.NativeApp.prototype).filter(
-    (n) => n !== 'constructor' && !n.startsWith('__') && n !== 'listen' && n !== 'listenUnix',
-  )
+  const names = Object.getOwnPropertyNames(native.NativeApp.prototype)
+    .filter((n) => n !== 'constructor' && !n.startsWith('__') && n !== 'listen' && n !== 'listenUnix')
+    .concat(fast)
   assert.ok(names.length > 25)
-  const bad = [undefined, null, -1, 2 ** 40, NaN, 'x', {}, [], new Uint8Array(3), Symbol('s')]
+  const bad = [undefined, null, -1, 2 ** 40, NaN, 'x', {}, [], new Uint8Array(3), new Uint16Array(2), Buffer.alloc(40, 0xff), Symbol('s')]
   for (const name of names) {
     for (const a of bad) {
       for (const b of [undefined, 'x', 7]) {

@@ -1,5 +1,6 @@
 //! The napi surface: converts between JS values and the server layer, nothing else.
 
+mod fast;
 mod local_loop;
 mod tls;
 mod wake;
@@ -9,12 +10,13 @@ use crate::server::app::{AppCore, Behavior};
 use crate::server::conn::ConnShared;
 use crate::server::listener::{self, Listener};
 use crate::server::publish::{self, PublishStats};
+use crate::server::runtime;
 use crate::server::slabs::SLAB_LEN;
 use crate::server::upgrade::Decision;
-use crate::server::{outbox, runtime};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use wake::JsWaker;
@@ -24,9 +26,61 @@ pub struct NativeApp {
     core: Arc<AppCore>,
     waker: JsWaker,
     listeners: Vec<Option<Listener>>,
+    /// What the fast functions (`fast.rs`) share with the methods.
+    js: Rc<JsSide>,
+}
+
+/// The App's state on its JS thread.
+pub(crate) struct JsSide {
+    core: Arc<AppCore>,
     /// Large payloads of the batch last taken, until JS asks for them.
     large: Cell<Vec<Vec<u8>>>,
     last_publish: Cell<PublishStats>,
+}
+
+impl JsSide {
+    /// Takes queued event records: as many whole ones as fit copied into `inbox`, or a
+    /// whole slab to read in place (see `inboxSlabs`). Returns
+    /// `16 * length + 4 * where + 2 * large + more` (`where`: 0 = `inbox`, 1 + i = slab
+    /// i; `large`: they have large payloads, fetch them with `takeLarge`; `more`: records
+    /// remain queued, call again), 0 when nothing is queued, or -1 when the next record
+    /// alone does not fit (nothing taken: call `take`).
+    fn take_into(&self, inbox: &mut [u8]) -> i64 {
+        match self.core.events.take_into(inbox) {
+            Some(t) => {
+                let has_large = !t.large.is_empty();
+                self.large.set(t.large);
+                let place = t.slab.map_or(0, |i| i as i64 + 1);
+                (t.len as i64) * 16 + place * 4 + (has_large as i64) * 2 + t.more as i64
+            }
+            None => -1,
+        }
+    }
+
+    /// Publishes to every subscriber except `sender` (-1: none); returns how many
+    /// subscribers it found (sent, buffered or dropped). `lastPublishStats()` splits them.
+    fn publish(
+        &self,
+        topic: &str,
+        sender: i32,
+        binary: bool,
+        compress: bool,
+        payload: &[u8],
+    ) -> u32 {
+        let sender = u32::try_from(sender)
+            .ok()
+            .and_then(|id| self.core.lock_registry().get(id).cloned());
+        let stats = publish::publish(
+            &self.core,
+            topic,
+            binary,
+            payload,
+            compress,
+            sender.as_ref(),
+        );
+        self.last_publish.set(stats);
+        stats.reached() + stats.dropped
+    }
 }
 
 /// A topic and its subscriber count (a change's new count, or the current count).
@@ -93,11 +147,14 @@ impl NativeApp {
         }
         core.set_max_connections(max_connections.unwrap_or(0) as usize);
         Ok(NativeApp {
+            js: Rc::new(JsSide {
+                core: core.clone(),
+                large: Cell::new(Vec::new()),
+                last_publish: Cell::new(PublishStats::default()),
+            }),
             core,
-            last_publish: Cell::new(PublishStats::default()),
             waker,
             listeners: Vec::new(),
-            large: Cell::new(Vec::new()),
         })
     }
 
@@ -197,22 +254,17 @@ impl NativeApp {
         self.core.connections_held() as u32
     }
 
-    /// Takes queued event records: as many whole ones as fit copied into `inbox`, or a
-    /// whole slab to read in place (see `inboxSlabs`). Returns
-    /// `16 * length + 4 * where + 2 * large + more` (`where`: 0 = `inbox`, 1 + i = slab
-    /// i; `large`: they have large payloads, fetch them with `takeLarge`; `more`: records
-    /// remain queued, call again), 0 when nothing is queued, or -1 when the next record
-    /// alone does not fit (nothing taken: call `take`).
-    #[napi]
-    pub fn take_into(&self, mut inbox: BufferSlice<'_>) -> i64 {
-        match self.core.events.take_into(&mut inbox) {
-            Some(t) => {
-                let has_large = !t.large.is_empty();
-                self.large.set(t.large);
-                let place = t.slab.map_or(0, |i| i as i64 + 1);
-                (t.len as i64) * 16 + place * 4 + (has_large as i64) * 2 + t.more as i64
-            }
-            None => -1,
+    /// Puts the functions of the event path on `target` (see `fast.rs`): `takeInto`,
+    /// `flush`, `sendDirect`, `publish` and `publishText`.
+    #[napi(catch_unwind)]
+    pub fn install_fast_calls(&self, env: &Env, target: Object<'_>) -> Result<()> {
+        // SAFETY: both valid for this call from JS.
+        if unsafe { fast::install(env.raw(), target.raw(), &self.js) } {
+            Ok(())
+        } else {
+            Err(Error::from_reason(
+                "failed to create the rsws event-path functions",
+            ))
         }
     }
 
@@ -233,7 +285,7 @@ impl NativeApp {
     #[napi(catch_unwind)]
     pub fn take(&self) -> Buffer {
         let batch = self.core.events.take();
-        self.large.set(batch.large);
+        self.js.large.set(batch.large);
         Buffer::from(batch.records)
     }
 
@@ -255,7 +307,8 @@ impl NativeApp {
         spares: Option<Vec<ArrayBuffer<'env>>>,
     ) -> Result<Vec<ArrayBuffer<'env>>> {
         let mut spares = spares.unwrap_or_default();
-        self.large
+        self.js
+            .large
             .take()
             .into_iter()
             .map(|v| match spares.iter().position(|s| s.len() == v.len()) {
@@ -268,18 +321,6 @@ impl NativeApp {
                 None => copy_uninit(env, &v),
             })
             .collect()
-    }
-
-    /// Applies a packed buffer of sends and commands.
-    #[napi(catch_unwind)]
-    pub fn flush(&self, records: &[u8]) {
-        outbox::dispatch(&self.core, records);
-    }
-
-    /// Sends one large frame without packing it first; `flags` as in the outbox.
-    #[napi(catch_unwind)]
-    pub fn send_direct(&self, id: u32, opcode: u32, flags: u32, payload: &[u8]) {
-        outbox::send_direct(&self.core, id, opcode as u8, flags as u8, payload);
     }
 
     /// A live view of the bytes queued per connection id (read as a `Uint32Array`).
@@ -391,38 +432,10 @@ impl NativeApp {
             .collect()
     }
 
-    /// Publishes to every subscriber except `sender` (-1: none); returns how many
-    /// subscribers it found (sent, buffered or dropped). `lastPublishStats()` splits them.
-    #[napi(catch_unwind)]
-    pub fn publish(
-        &self,
-        topic: String,
-        sender: i32,
-        binary: bool,
-        compress: bool,
-        payload: &[u8],
-    ) -> u32 {
-        self.publish_bytes(&topic, sender, binary, compress, payload)
-    }
-
-    /// A string message, sent as UTF-8: a text frame, or a binary one when `binary` (as
-    /// uWS.js, where `isBinary` decides the opcode whatever the message's type).
-    #[napi(catch_unwind)]
-    pub fn publish_text(
-        &self,
-        topic: String,
-        sender: i32,
-        binary: bool,
-        compress: bool,
-        text: String,
-    ) -> u32 {
-        self.publish_bytes(&topic, sender, binary, compress, text.as_bytes())
-    }
-
     /// `[sent, buffered, dropped]` of the last publish.
     #[napi(catch_unwind)]
     pub fn last_publish_stats(&self) -> Vec<u32> {
-        let s = self.last_publish.get();
+        let s = self.js.last_publish.get();
         vec![s.sent, s.buffered, s.dropped]
     }
 
@@ -504,30 +517,7 @@ impl Drop for NativeApp {
     }
 }
 
-impl NativeApp {
-    fn publish_bytes(
-        &self,
-        topic: &str,
-        sender: i32,
-        binary: bool,
-        compress: bool,
-        payload: &[u8],
-    ) -> u32 {
-        let sender = u32::try_from(sender)
-            .ok()
-            .and_then(|id| self.core.lock_registry().get(id).cloned());
-        let stats = publish::publish(
-            &self.core,
-            topic,
-            binary,
-            payload,
-            compress,
-            sender.as_ref(),
-        );
-        self.last_publish.set(stats);
-        stats.reached() + stats.dropped
-    }
-}
+impl NativeApp {}
 
 fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     let mut it = flat.into_iter();
