@@ -18,10 +18,15 @@ use std::rc::Rc;
 
 type Value = sys::napi_value;
 
-/// Why a call failed: thrown as a `TypeError`.
-struct BadArg(&'static CStr);
+/// Why a call failed.
+enum Fail {
+    /// An argument of the wrong type: a `TypeError`.
+    Arg(&'static CStr),
+    /// N-API refused (out of memory): an `Error`.
+    Napi(&'static CStr),
+}
 
-type Body<const N: usize> = fn(sys::napi_env, &[Value; N], &JsSide) -> Result<Value, BadArg>;
+type Body<const N: usize> = fn(sys::napi_env, &[Value; N], &JsSide) -> Result<Value, Fail>;
 
 /// Defines `name` on `target` as a function running `body` with `state`.
 ///
@@ -60,14 +65,15 @@ unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut
     drop(unsafe { Rc::from_raw(data as *const JsSide) });
 }
 
-/// Puts the fast functions on `target`: `takeInto`, `flush`, `sendDirect`, `publish`,
-/// `publishText` (same arguments and results as the `NativeApp` methods they replace).
+/// Puts the fast functions on `target`: `takeInto`, `takeLarge`, `flush`, `sendDirect`,
+/// `publish`, `publishText`.
 ///
 /// # Safety
 /// `env` and `target` must be valid for the current call from JS.
 pub unsafe fn install(env: sys::napi_env, target: Value, state: &Rc<JsSide>) -> bool {
     unsafe {
         define(env, target, c"takeInto", take_into, state)
+            && define(env, target, c"takeLarge", take_large, state)
             && define(env, target, c"flush", flush, state)
             && define(env, target, c"sendDirect", send_direct, state)
             && define(env, target, c"publish", publish, state)
@@ -101,8 +107,12 @@ unsafe fn call<const N: usize>(
     let state = unsafe { &*(data as *const JsSide) };
     match catch_unwind(AssertUnwindSafe(|| body(env, &argv, state))) {
         Ok(Ok(v)) => v,
-        Ok(Err(BadArg(msg))) => {
+        Ok(Err(Fail::Arg(msg))) => {
             unsafe { sys::napi_throw_type_error(env, ptr::null(), msg.as_ptr()) };
+            ptr::null_mut()
+        }
+        Ok(Err(Fail::Napi(msg))) => {
+            unsafe { sys::napi_throw_error(env, ptr::null(), msg.as_ptr()) };
             ptr::null_mut()
         }
         Err(panic) => {
@@ -123,7 +133,7 @@ unsafe fn call<const N: usize>(
 ///
 /// # Safety
 /// Valid until JS runs again (the caller uses them within the call).
-unsafe fn bytes<'a>(env: sys::napi_env, v: Value) -> Result<&'a mut [u8], BadArg> {
+unsafe fn bytes<'a>(env: sys::napi_env, v: Value) -> Result<&'a mut [u8], Fail> {
     let mut kind = 0;
     let mut len = 0;
     let mut data = ptr::null_mut();
@@ -139,7 +149,7 @@ unsafe fn bytes<'a>(env: sys::napi_env, v: Value) -> Result<&'a mut [u8], BadArg
         )
     };
     if status != sys::Status::napi_ok || kind != sys::TypedarrayType::uint8_array {
-        return Err(BadArg(c"expected a Uint8Array"));
+        return Err(Fail::Arg(c"expected a Uint8Array"));
     }
     if len == 0 || data.is_null() {
         return Ok(&mut []);
@@ -148,33 +158,33 @@ unsafe fn bytes<'a>(env: sys::napi_env, v: Value) -> Result<&'a mut [u8], BadArg
     Ok(unsafe { std::slice::from_raw_parts_mut(data as *mut u8, len) })
 }
 
-fn uint(env: sys::napi_env, v: Value) -> Result<u32, BadArg> {
+fn uint(env: sys::napi_env, v: Value) -> Result<u32, Fail> {
     let mut n = 0;
     match unsafe { sys::napi_get_value_uint32(env, v, &mut n) } {
         sys::Status::napi_ok => Ok(n),
-        _ => Err(BadArg(c"expected a number")),
+        _ => Err(Fail::Arg(c"expected a number")),
     }
 }
 
-fn int(env: sys::napi_env, v: Value) -> Result<i32, BadArg> {
+fn int(env: sys::napi_env, v: Value) -> Result<i32, Fail> {
     let mut n = 0;
     match unsafe { sys::napi_get_value_int32(env, v, &mut n) } {
         sys::Status::napi_ok => Ok(n),
-        _ => Err(BadArg(c"expected a number")),
+        _ => Err(Fail::Arg(c"expected a number")),
     }
 }
 
-fn boolean(env: sys::napi_env, v: Value) -> Result<bool, BadArg> {
+fn boolean(env: sys::napi_env, v: Value) -> Result<bool, Fail> {
     let mut b = false;
     match unsafe { sys::napi_get_value_bool(env, v, &mut b) } {
         sys::Status::napi_ok => Ok(b),
-        _ => Err(BadArg(c"expected a boolean")),
+        _ => Err(Fail::Arg(c"expected a boolean")),
     }
 }
 
 /// A string argument as UTF-8 (lone surrogates become U+FFFD, as napi-rs's `String`).
-fn string(env: sys::napi_env, v: Value) -> Result<String, BadArg> {
-    let bad = || BadArg(c"expected a string");
+fn string(env: sys::napi_env, v: Value) -> Result<String, Fail> {
+    let bad = || Fail::Arg(c"expected a string");
     let mut len = 0;
     if unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) }
         != sys::Status::napi_ok
@@ -214,6 +224,119 @@ unsafe extern "C" fn take_into(env: sys::napi_env, info: sys::napi_callback_info
     }
 }
 
+/// `takeLarge(spares?)`: the payloads of the MESSAGE_LARGE records of the last batch
+/// taken, in order, each in an ArrayBuffer of its own.
+///
+/// Copied into ArrayBuffers of V8's own rather than lent as external ones. V8 frees its
+/// own in the next scavenge; external ones were freed only by full collections (measured
+/// on Node 20 and 22: echoing 200 KiB messages ran a mark-compact every 60-80 ms and no
+/// scavenge, with 1.6x the peak RSS). The copy costs less than those collections
+/// (benchmark/RESULTS.md, "Large messages").
+///
+/// `spares`: ArrayBuffers JS kept from detached messages (`detachMessages`), which
+/// nothing else references. A payload of a spare's exact length is copied into it
+/// instead of into new memory: warm, and no allocation.
+unsafe extern "C" fn take_large(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+    unsafe {
+        call::<1>(env, info, |env, args, js| {
+            let mut spares = spare_buffers(env, args[0])?;
+            let large = js.large.take();
+            let mut out = ptr::null_mut();
+            if sys::napi_create_array_with_length(env, large.len(), &mut out)
+                != sys::Status::napi_ok
+            {
+                return Err(Fail::Napi(c"failed to create an array"));
+            }
+            for (i, payload) in large.iter().enumerate() {
+                let buffer = match spares.iter().position(|s| s.2 == payload.len()) {
+                    Some(at) => {
+                        let (buffer, data, len) = spares.swap_remove(at);
+                        // SAFETY: a spare's bytes; only JS's pool held it, and JS waits
+                        // for this call.
+                        std::slice::from_raw_parts_mut(data, len).copy_from_slice(payload);
+                        buffer
+                    }
+                    None => copy_uninit(env, payload)?,
+                };
+                sys::napi_set_element(env, out, i as u32, buffer);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// The ArrayBuffers of an optional array, with their bytes.
+unsafe fn spare_buffers(
+    env: sys::napi_env,
+    v: Value,
+) -> Result<Vec<(Value, *mut u8, usize)>, Fail> {
+    let bad = || Fail::Arg(c"expected an array of ArrayBuffers");
+    let mut kind = 0;
+    unsafe { sys::napi_typeof(env, v, &mut kind) };
+    if kind == sys::ValueType::napi_undefined {
+        return Ok(Vec::new());
+    }
+    let mut n = 0;
+    if unsafe { sys::napi_get_array_length(env, v, &mut n) } != sys::Status::napi_ok {
+        return Err(bad());
+    }
+    (0..n)
+        .map(|i| {
+            let mut buffer = ptr::null_mut();
+            let mut data = ptr::null_mut();
+            let mut len = 0;
+            let ok = unsafe {
+                sys::napi_get_element(env, v, i, &mut buffer) == sys::Status::napi_ok
+                    && sys::napi_get_arraybuffer_info(env, buffer, &mut data, &mut len)
+                        == sys::Status::napi_ok
+            };
+            match ok && (len == 0 || !data.is_null()) {
+                true => Ok((buffer, data as *mut u8, len)),
+                false => Err(bad()),
+            }
+        })
+        .collect()
+}
+
+/// `bytes` in a new ArrayBuffer of V8's own, written once. `napi_create_arraybuffer`
+/// zero-fills its memory before the copy would overwrite it: 5% of the server's samples
+/// echoing 16 KiB messages. `napi_create_buffer_copy` is Node's `Buffer::Copy`, which
+/// allocates without the fill and never from Buffer's pool, so its ArrayBuffer holds
+/// exactly `bytes`.
+fn copy_uninit(env: sys::napi_env, bytes: &[u8]) -> Result<Value, Fail> {
+    let mut data = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut array_buffer = ptr::null_mut();
+    let mut offset = 0;
+    let mut owned = ptr::null_mut();
+    let mut len = 0;
+    // SAFETY: `bytes` is valid for its length; Node copies it before returning.
+    let ok = unsafe {
+        sys::napi_create_buffer_copy(
+            env,
+            bytes.len(),
+            bytes.as_ptr().cast(),
+            &mut data,
+            &mut buffer,
+        ) == sys::Status::napi_ok
+            && sys::napi_get_typedarray_info(
+                env,
+                buffer,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                &mut array_buffer,
+                &mut offset,
+            ) == sys::Status::napi_ok
+            && sys::napi_get_arraybuffer_info(env, array_buffer, &mut owned, &mut len)
+                == sys::Status::napi_ok
+    };
+    match ok && offset == 0 && len == bytes.len() {
+        true => Ok(array_buffer),
+        false => Err(Fail::Napi(c"failed to copy a message")),
+    }
+}
+
 unsafe extern "C" fn flush(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
     unsafe {
         call::<1>(env, info, |env, args, js| {
@@ -235,20 +358,27 @@ unsafe extern "C" fn send_direct(env: sys::napi_env, info: sys::napi_callback_in
     }
 }
 
+/// `publish` and `publishText` once their message is read: topic, sender, binary, compress.
+fn publish_with(
+    env: sys::napi_env,
+    args: &[Value; 5],
+    js: &JsSide,
+    payload: &[u8],
+) -> Result<Value, Fail> {
+    let topic = string(env, args[0])?;
+    let (sender, binary, compress) = (
+        int(env, args[1])?,
+        boolean(env, args[2])?,
+        boolean(env, args[3])?,
+    );
+    let reached = js.publish(&topic, sender, binary, compress, payload);
+    Ok(number(env, reached as f64))
+}
+
 unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
     unsafe {
         call::<5>(env, info, |env, args, js| {
-            let topic = string(env, args[0])?;
-            let (sender, binary, compress) = (
-                int(env, args[1])?,
-                boolean(env, args[2])?,
-                boolean(env, args[3])?,
-            );
-            let payload = bytes(env, args[4])?;
-            Ok(number(
-                env,
-                js.publish(&topic, sender, binary, compress, payload) as f64,
-            ))
+            publish_with(env, args, js, bytes(env, args[4])?)
         })
     }
 }
@@ -256,17 +386,7 @@ unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) 
 unsafe extern "C" fn publish_text(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
     unsafe {
         call::<5>(env, info, |env, args, js| {
-            let topic = string(env, args[0])?;
-            let (sender, binary, compress) = (
-                int(env, args[1])?,
-                boolean(env, args[2])?,
-                boolean(env, args[3])?,
-            );
-            let text = string(env, args[4])?;
-            Ok(number(
-                env,
-                js.publish(&topic, sender, binary, compress, text.as_bytes()) as f64,
-            ))
+            publish_with(env, args, js, string(env, args[4])?.as_bytes())
         })
     }
 }

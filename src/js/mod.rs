@@ -255,7 +255,7 @@ impl NativeApp {
     }
 
     /// Puts the functions of the event path on `target` (see `fast.rs`): `takeInto`,
-    /// `flush`, `sendDirect`, `publish` and `publishText`.
+    /// `takeLarge`, `flush`, `sendDirect`, `publish` and `publishText`.
     #[napi(catch_unwind)]
     pub fn install_fast_calls(&self, env: &Env, target: Object<'_>) -> Result<()> {
         // SAFETY: both valid for this call from JS.
@@ -287,40 +287,6 @@ impl NativeApp {
         let batch = self.core.events.take();
         self.js.large.set(batch.large);
         Buffer::from(batch.records)
-    }
-
-    /// Payloads of the MESSAGE_LARGE records of the last batch taken, in order.
-    ///
-    /// Copied into ArrayBuffers of V8's own rather than lent as external ones. V8 frees
-    /// its own in the next scavenge; external ones were freed only by full collections
-    /// (measured on Node 20 and 22: echoing 200 KiB messages ran a mark-compact every
-    /// 60-80 ms and no scavenge, with 1.6x the peak RSS). The copy costs less than those
-    /// collections (benchmark/RESULTS.md, "Large messages").
-    ///
-    /// `spares`: ArrayBuffers JS kept from detached messages (`detachMessages`), which
-    /// nothing else references. A payload of a spare's exact length is copied into it
-    /// instead of into new memory: warm, and no allocation.
-    #[napi(catch_unwind)]
-    pub fn take_large<'env>(
-        &self,
-        env: &'env Env,
-        spares: Option<Vec<ArrayBuffer<'env>>>,
-    ) -> Result<Vec<ArrayBuffer<'env>>> {
-        let mut spares = spares.unwrap_or_default();
-        self.js
-            .large
-            .take()
-            .into_iter()
-            .map(|v| match spares.iter().position(|s| s.len() == v.len()) {
-                Some(i) => {
-                    let mut spare = spares.swap_remove(i);
-                    // SAFETY: only JS's pool held the spare, and JS waits for this call.
-                    unsafe { spare.as_mut() }.copy_from_slice(&v);
-                    Ok(spare)
-                }
-                None => copy_uninit(env, &v),
-            })
-            .collect()
     }
 
     /// A live view of the bytes queued per connection id (read as a `Uint32Array`).
@@ -565,55 +531,6 @@ fn tidy_allocator() {
 
 // After NativeApp: napi-derive must see the struct before another `impl` block of it.
 mod http;
-
-/// `bytes` in a new ArrayBuffer of V8's own, written once. `napi_create_arraybuffer`
-/// (behind `ArrayBuffer::copy_from`) zero-fills its memory before the copy overwrites it:
-/// 5% of the server's samples echoing 16 KiB messages. `napi_create_buffer_copy` is
-/// Node's `Buffer::Copy`, which allocates without the fill and never from Buffer's pool,
-/// so its ArrayBuffer holds exactly `bytes`.
-fn copy_uninit<'env>(env: &'env Env, bytes: &[u8]) -> Result<ArrayBuffer<'env>> {
-    let raw = env.raw();
-    let mut data = std::ptr::null_mut();
-    let mut buffer = std::ptr::null_mut();
-    // SAFETY: `bytes` is valid for its length; Node copies it before returning.
-    check_status!(
-        unsafe {
-            sys::napi_create_buffer_copy(
-                raw,
-                bytes.len(),
-                bytes.as_ptr().cast(),
-                &mut data,
-                &mut buffer,
-            )
-        },
-        "Failed to copy a message"
-    )?;
-    let mut array_buffer = std::ptr::null_mut();
-    let mut offset = 0;
-    // SAFETY: `buffer` is the Uint8Array just created.
-    check_status!(
-        unsafe {
-            sys::napi_get_typedarray_info(
-                raw,
-                buffer,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                &mut array_buffer,
-                &mut offset,
-            )
-        },
-        "Failed to read a message's buffer"
-    )?;
-    // SAFETY: an ArrayBuffer value of this env.
-    let array_buffer = unsafe { ArrayBuffer::from_napi_value(raw, array_buffer) }?;
-    if offset != 0 || array_buffer.len() != bytes.len() {
-        return Err(Error::from_reason(
-            "a copied message does not own its ArrayBuffer",
-        ));
-    }
-    Ok(array_buffer)
-}
 
 /// An ArrayBuffer over `len` bytes at `ptr` that holds `owner` until it is collected.
 ///
