@@ -248,13 +248,14 @@ unsafe extern "C" fn take_large(env: sys::napi_env, info: sys::napi_callback_inf
                 return Err(Fail::Napi(c"failed to create an array"));
             }
             for (i, payload) in large.iter().enumerate() {
-                let buffer = match spares.iter().position(|s| s.2 == payload.len()) {
+                let buffer = match spares.iter().position(|s| s.len == payload.len()) {
                     Some(at) => {
-                        let (buffer, data, len) = spares.swap_remove(at);
+                        let spare = spares.swap_remove(at);
                         // SAFETY: a spare's bytes; only JS's pool held it, and JS waits
                         // for this call.
-                        std::slice::from_raw_parts_mut(data, len).copy_from_slice(payload);
-                        buffer
+                        std::slice::from_raw_parts_mut(spare.data, spare.len)
+                            .copy_from_slice(payload);
+                        spare.buffer
                     }
                     None => copy_uninit(env, payload)?,
                 };
@@ -265,14 +266,20 @@ unsafe extern "C" fn take_large(env: sys::napi_env, info: sys::napi_callback_inf
     }
 }
 
+/// An ArrayBuffer JS lends `takeLarge` to fill, and its bytes.
+struct Spare {
+    buffer: Value,
+    data: *mut u8,
+    len: usize,
+}
+
 /// The ArrayBuffers of an optional array, with their bytes.
-unsafe fn spare_buffers(
-    env: sys::napi_env,
-    v: Value,
-) -> Result<Vec<(Value, *mut u8, usize)>, Fail> {
+unsafe fn spare_buffers(env: sys::napi_env, v: Value) -> Result<Vec<Spare>, Fail> {
     let bad = || Fail::Arg(c"expected an array of ArrayBuffers");
     let mut kind = 0;
-    unsafe { sys::napi_typeof(env, v, &mut kind) };
+    if unsafe { sys::napi_typeof(env, v, &mut kind) } != sys::Status::napi_ok {
+        return Err(bad());
+    }
     if kind == sys::ValueType::napi_undefined {
         return Ok(Vec::new());
     }
@@ -291,7 +298,11 @@ unsafe fn spare_buffers(
                         == sys::Status::napi_ok
             };
             match ok && (len == 0 || !data.is_null()) {
-                true => Ok((buffer, data as *mut u8, len)),
+                true => Ok(Spare {
+                    buffer,
+                    data: data as *mut u8,
+                    len,
+                }),
                 false => Err(bad()),
             }
         })

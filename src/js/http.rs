@@ -12,13 +12,13 @@ impl NativeApp {
     /// route index that REQUEST events name.
     #[napi(catch_unwind)]
     pub fn http_route(&self, method: Option<String>, pattern: String) -> u32 {
-        self.core.http.add_route(method.as_deref(), &pattern) as u32
+        self.js.core.http.add_route(method.as_deref(), &pattern) as u32
     }
 
     /// Applies a packed buffer of response records (see `server::http` exchange.rs).
     #[napi(catch_unwind)]
     pub fn http_flush(&self, records: &[u8]) {
-        http::dispatch(&self.core, records);
+        http::dispatch(&self.js.core, records);
     }
 
     /// One response record whose data is too large to pack (`size`: TRY_END's total or
@@ -30,13 +30,21 @@ impl NativeApp {
         } else {
             0
         };
-        http::dispatch_one(&self.core, slot, op as u8, flags as u8, serial, size, data);
+        http::dispatch_one(
+            &self.js.core,
+            slot,
+            op as u8,
+            flags as u8,
+            serial,
+            size,
+            data,
+        );
     }
 
     /// A live view of the bytes queued per HTTP slot (read as a `Uint32Array`).
     #[napi(catch_unwind)]
     pub fn http_buffered_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let table = &self.core.http.buffered;
+        let table = &self.js.core.http.buffered;
         // SAFETY: the table's own bytes.
         unsafe { super::view_of(env, table.as_ptr(), table.byte_len(), table.clone()) }
     }
@@ -45,6 +53,6 @@ impl NativeApp {
     /// idle ones; the others close after their response.
     #[napi(catch_unwind)]
     pub fn http_close(&self, idle_only: bool) {
-        self.core.http.close_connections(idle_only);
+        self.js.core.http.close_connections(idle_only);
     }
 }

@@ -23,10 +23,9 @@ use wake::JsWaker;
 
 #[napi]
 pub struct NativeApp {
-    core: Arc<AppCore>,
     waker: JsWaker,
     listeners: Vec<Option<Listener>>,
-    /// What the fast functions (`fast.rs`) share with the methods.
+    /// The App's core and JS-thread state, shared with the fast functions (`fast.rs`).
     js: Rc<JsSide>,
 }
 
@@ -148,11 +147,10 @@ impl NativeApp {
         core.set_max_connections(max_connections.unwrap_or(0) as usize);
         Ok(NativeApp {
             js: Rc::new(JsSide {
-                core: core.clone(),
+                core,
                 large: Cell::new(Vec::new()),
                 last_publish: Cell::new(PublishStats::default()),
             }),
-            core,
             waker,
             listeners: Vec::new(),
         })
@@ -175,7 +173,7 @@ impl NativeApp {
             has_upgrade_handler: options.has_upgrade_handler,
             has_open_handler: options.has_open_handler,
         };
-        self.core.add_route(&pattern, behavior) as u32
+        self.js.core.add_route(&pattern, behavior) as u32
     }
 
     /// Binds and starts accepting; `None` when the address cannot be bound.
@@ -187,11 +185,11 @@ impl NativeApp {
         exclusive: bool,
     ) -> Option<ListenResult> {
         let port = u16::try_from(port).ok()?;
-        self.core.set_refusing(false);
-        let l = listener::listen(&self.core, host.as_deref(), port, exclusive).ok()?;
+        self.js.core.set_refusing(false);
+        let l = listener::listen(&self.js.core, host.as_deref(), port, exclusive).ok()?;
         let port = l.port as u32;
         self.listeners.push(Some(l));
-        self.core.start_deferring();
+        self.js.core.start_deferring();
         Some(ListenResult {
             id: (self.listeners.len() - 1) as u32,
             port,
@@ -202,16 +200,16 @@ impl NativeApp {
     /// platforms without Unix sockets).
     #[napi(catch_unwind)]
     pub fn listen_unix(&mut self, path: String) -> Option<ListenResult> {
-        self.core.set_refusing(false);
+        self.js.core.set_refusing(false);
         #[cfg(unix)]
-        let l = listener::listen_unix(&self.core, &path).ok()?;
+        let l = listener::listen_unix(&self.js.core, &path).ok()?;
         #[cfg(not(unix))]
         let l: Listener = {
             let _ = path;
             return None;
         };
         self.listeners.push(Some(l));
-        self.core.start_deferring();
+        self.js.core.start_deferring();
         Some(ListenResult {
             id: (self.listeners.len() - 1) as u32,
             port: 0,
@@ -223,7 +221,7 @@ impl NativeApp {
     /// connection already accepted is queued.
     #[napi(catch_unwind)]
     pub fn stop_accepting(&mut self) {
-        self.core.refuse_and_settle();
+        self.js.core.refuse_and_settle();
         for l in self.listeners.iter_mut().filter_map(Option::take) {
             l.close();
         }
@@ -238,7 +236,7 @@ impl NativeApp {
             Some(l) => {
                 l.close();
                 if self.listeners.iter().all(Option::is_none) {
-                    self.core.stop_deferring();
+                    self.js.core.stop_deferring();
                 }
                 true
             }
@@ -251,7 +249,7 @@ impl NativeApp {
     /// wakes it.
     #[napi]
     pub fn connections_held(&self) -> u32 {
-        self.core.connections_held() as u32
+        self.js.core.connections_held() as u32
     }
 
     /// Puts the functions of the event path on `target` (see `fast.rs`): `takeInto`,
@@ -272,7 +270,7 @@ impl NativeApp {
     /// per App). A slab's bytes are valid until the next `takeInto` or `take`.
     #[napi(catch_unwind)]
     pub fn inbox_slabs<'env>(&self, env: &'env Env) -> Result<Vec<ArrayBuffer<'env>>> {
-        let slabs = self.core.events.lend_slabs();
+        let slabs = self.js.core.events.lend_slabs();
         (0..2)
             .map(|i| {
                 // SAFETY: a slab is SLAB_LEN bytes owned by `slabs`.
@@ -284,7 +282,7 @@ impl NativeApp {
     /// Takes the queued event records (zero copy: the buffer is handed to JS).
     #[napi(catch_unwind)]
     pub fn take(&self) -> Buffer {
-        let batch = self.core.events.take();
+        let batch = self.js.core.events.take();
         self.js.large.set(batch.large);
         Buffer::from(batch.records)
     }
@@ -292,7 +290,7 @@ impl NativeApp {
     /// A live view of the bytes queued per connection id (read as a `Uint32Array`).
     #[napi(catch_unwind)]
     pub fn buffered_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let table = &self.core.buffered;
+        let table = &self.js.core.buffered;
         // SAFETY: the table's own bytes.
         unsafe { view_of(env, table.as_ptr(), table.byte_len(), table.clone()) }
     }
@@ -302,7 +300,7 @@ impl NativeApp {
     /// memory, and the table has room for a million ids.
     #[napi(catch_unwind)]
     pub fn address_view<'env>(&self, env: &'env Env, ids: u32) -> Result<ArrayBuffer<'env>> {
-        let table = &self.core.addresses;
+        let table = &self.js.core.addresses;
         let len = (ids.max(1) as usize * ADDRESS_BYTES).min(table.byte_len());
         // SAFETY: at most the table's own bytes.
         unsafe { view_of(env, table.as_ptr(), len, table.clone()) }
@@ -325,7 +323,7 @@ impl NativeApp {
             extra_headers: pairs(headers),
             key,
         };
-        self.core.lock_pending().answer(id, decision)
+        self.js.core.lock_pending().answer(id, decision)
     }
 
     /// `res.end()` on an upgrade request: answers it with this response instead.
@@ -342,11 +340,12 @@ impl NativeApp {
             headers: pairs(headers),
             body: body.to_vec(),
         };
-        self.core.lock_pending().answer(id, decision)
+        self.js.core.lock_pending().answer(id, decision)
     }
 
     fn conn(&self, id: u32) -> Result<Arc<ConnShared>> {
-        self.core
+        self.js
+            .core
             .lock_registry()
             .get(id)
             .cloned()
@@ -358,14 +357,14 @@ impl NativeApp {
     pub fn subscribe(&self, id: u32, topic: String) -> Result<i64> {
         check_topic(&topic)?;
         let conn = self.conn(id)?;
-        Ok(publish::subscribe(&self.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
+        Ok(publish::subscribe(&self.js.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
     }
 
     /// Unsubscribes; returns the topic's new subscriber count, or -1 if not subscribed.
     #[napi(catch_unwind)]
     pub fn unsubscribe(&self, id: u32, topic: String) -> Result<i64> {
         let conn = self.conn(id)?;
-        Ok(publish::unsubscribe(&self.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
+        Ok(publish::unsubscribe(&self.js.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
     }
 
     #[napi(catch_unwind)]
@@ -386,10 +385,10 @@ impl NativeApp {
     /// Leaves every topic; returns each topic with its new count.
     #[napi(catch_unwind)]
     pub fn leave_all(&self, id: u32) -> Vec<TopicCount> {
-        let Some(conn) = self.core.lock_registry().get(id).cloned() else {
+        let Some(conn) = self.js.core.lock_registry().get(id).cloned() else {
             return Vec::new();
         };
-        publish::leave_all(&self.core, &conn)
+        publish::leave_all(&self.js.core, &conn)
             .into_iter()
             .map(|(t, c)| TopicCount {
                 topic: t.to_string(),
@@ -407,13 +406,14 @@ impl NativeApp {
 
     #[napi(catch_unwind)]
     pub fn num_subscribers(&self, topic: String) -> u32 {
-        self.core.pubsub.count(&topic) as u32
+        self.js.core.pubsub.count(&topic) as u32
     }
 
     /// Every topic with its subscriber count.
     #[napi(catch_unwind)]
     pub fn topic_counts(&self) -> Vec<TopicCount> {
-        self.core
+        self.js
+            .core
             .pubsub
             .topics()
             .into_iter()
@@ -427,11 +427,12 @@ impl NativeApp {
     /// Ids of this App's sockets subscribed to `topic`.
     #[napi(catch_unwind)]
     pub fn subscribers(&self, topic: String) -> Vec<u32> {
-        self.core
+        self.js
+            .core
             .pubsub
             .subscribers(&topic)
             .iter()
-            .filter(|c| c.belongs_to(&self.core.events))
+            .filter(|c| c.belongs_to(&self.js.core.events))
             .map(|c| c.id())
             .collect()
     }
@@ -447,7 +448,7 @@ impl NativeApp {
     /// connection is gone. Not part of the API; never call it in an application.
     #[napi(catch_unwind, js_name = "__panicConnectionForTest")]
     pub fn panic_connection_for_test(&self, id: u32) -> bool {
-        match self.core.lock_registry().get(id) {
+        match self.js.core.lock_registry().get(id) {
             Some(conn) => {
                 conn.set_command(crate::server::conn::command::PANIC_FOR_TEST);
                 true
@@ -479,7 +480,7 @@ impl Drop for NativeApp {
         for l in self.listeners.drain(..).flatten() {
             l.close();
         }
-        self.core.abandon();
+        self.js.core.abandon();
     }
 }
 

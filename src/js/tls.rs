@@ -60,14 +60,16 @@ impl NativeApp {
     #[napi(catch_unwind)]
     pub fn enable_tls(&self, options: SslOptions) -> Result<()> {
         let server = TlsServer::new(&options.into()).map_err(js_error)?;
-        self.core
+        self.js
+            .core
             .tls
             .set(Arc::new(server))
             .map_err(|_| Error::from_reason("TLS is already configured for this app"))
     }
 
     fn tls(&self) -> Result<&Arc<TlsServer>> {
-        self.core
+        self.js
+            .core
             .tls
             .get()
             .ok_or_else(|| Error::from_reason("not an SSLApp"))
