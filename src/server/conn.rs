@@ -387,7 +387,7 @@ impl ConnShared {
         }
         if written < total {
             out.queue.push_copy(pieces, written);
-            self.add_buffered((total - written) as isize);
+            self.add_buffered(&out, (total - written) as isize);
         }
         if let Some(held) = release_held.then(|| out.held.take()).flatten() {
             out.queue.append_held(*held);
@@ -468,7 +468,7 @@ impl ConnShared {
             }
             _ => frame.plain,
         };
-        self.add_buffered(frame.len() as isize);
+        self.add_buffered(&out, frame.len() as isize);
         if out.fragmenting {
             out.held.get_or_insert_default().push_back(frame.clone());
         } else {
@@ -491,8 +491,13 @@ impl ConnShared {
     }
 
     /// Marks the connection as needing a write; true if it was not marked yet.
+    /// Looks before it swaps: a connection is marked by many publishes per turn, and only
+    /// the first needs the locked exchange. A `true` seen here is never stale for the
+    /// frame just queued: a flush clears the flag before it takes the outbound lock, so
+    /// either it took the lock after this frame was queued (and writes it), or the
+    /// queueing came after the clear and this load sees it.
     pub fn mark_dirty(&self) -> bool {
-        !self.dirty.swap(true, Ordering::AcqRel)
+        !self.dirty.load(Ordering::Acquire) && !self.dirty.swap(true, Ordering::AcqRel)
     }
 
     /// Writes what is queued now, from the calling thread; the task takes over the rest.
@@ -505,14 +510,15 @@ impl ConnShared {
         }
     }
 
-    fn add_buffered(&self, delta: isize) {
-        let now = if delta >= 0 {
-            self.buffered.fetch_add(delta as usize, Ordering::Relaxed) + delta as usize
-        } else {
-            self.buffered
-                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed)
-                - delta.unsigned_abs()
-        };
+    /// Only under the outbound lock (`_locked` is its guard's contents): the only writers
+    /// of `buffered` hold it, so a plain load and store do, where a read-modify-write would
+    /// cost a locked instruction per publish delivery. Readers take it without the lock.
+    fn add_buffered(&self, _locked: &Outbound, delta: isize) {
+        let now = self
+            .buffered
+            .load(Ordering::Relaxed)
+            .wrapping_add_signed(delta);
+        self.buffered.store(now, Ordering::Relaxed);
         self.table.set(self.id, now);
     }
 
@@ -540,7 +546,7 @@ impl ConnShared {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(e),
             };
-            self.add_buffered(-(n as isize));
+            self.add_buffered(&out, -(n as isize));
             out.queue.consume(n);
         }
         // The queue is empty; TLS records rustls still holds go out too.
