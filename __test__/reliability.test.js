@@ -423,13 +423,20 @@ test('the native methods themselves throw JS Errors on wrong argument types (nev
   // The event path's plain N-API functions (takeInto, flush, ...), as the JS App has them.
   app.installFastCalls(app)
   const fast = Object.keys(app).filter((n) => typeof app[n] === 'function')
-  assert.deepEqual(fast.sort(), ['flush', 'publish', 'publishText', 'sendDirect', 'takeInto', 'takeLarge'])
+  assert.deepEqual(fast.sort(), [
+    'flush', 'isSubscribed', 'publish', 'publishText', 'sendDirect', 'subscribe', 'takeInto', 'takeLarge', 'unsubscribe',
+  ])
   assert.throws(() => app.flush('x'), { name: 'TypeError', message: 'expected a Uint8Array' })
   assert.throws(() => app.sendDirect('1', 2, 0, new Uint8Array(1)), { name: 'TypeError', message: 'expected a number' })
   assert.throws(() => app.publish('t', -1, 0, false, new Uint8Array(1)), { name: 'TypeError', message: 'expected a boolean' })
   assert.throws(() => app.publishText(1, -1, false, false, 'x'), { name: 'TypeError', message: 'expected a string' })
   assert.equal(app.publishText('t', -1, false, false, 'x'), 0)
   assert.equal(app.takeInto(new Uint8Array(64)), 0)
+  assert.throws(() => app.subscribe(1, 7), { name: 'TypeError', message: 'expected a string' })
+  assert.throws(() => app.subscribe('1', 't'), { name: 'TypeError', message: 'expected a number' })
+  assert.throws(() => app.subscribe(1, 'x'.repeat(65537)), { name: 'Error', message: 'topic is longer than 65536 bytes' })
+  assert.throws(() => app.unsubscribe(1, 't'), { name: 'Error', message: 'Invalid access of closed WebSocket' })
+  assert.throws(() => app.isSubscribed(1, 't'), { name: 'Error', message: 'Invalid access of closed WebSocket' })
   assert.deepEqual(app.takeLarge(), [])
   assert.deepEqual(app.takeLarge([new ArrayBuffer(8)]), [])
   assert.throws(() => app.takeLarge([new Uint8Array(8)]), { name: 'TypeError', message: 'expected an array of ArrayBuffers' })

@@ -9,12 +9,15 @@
 //! `Error` as `#[napi(catch_unwind)]` does.
 
 use super::JsSide;
-use crate::server::outbox;
+use crate::pubsub::MAX_TOPIC_LEN;
+use crate::server::conn::ConnShared;
+use crate::server::{outbox, publish};
 use napi::sys;
 use std::ffi::{c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
+use std::sync::Arc;
 
 type Value = sys::napi_value;
 
@@ -22,7 +25,8 @@ type Value = sys::napi_value;
 enum Fail {
     /// An argument of the wrong type: a `TypeError`.
     Arg(&'static CStr),
-    /// N-API refused (out of memory): an `Error`.
+    /// N-API refused (out of memory), or the call is not valid now (a closed socket,
+    /// a topic too long): an `Error`.
     Napi(&'static CStr),
 }
 
@@ -66,7 +70,7 @@ unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut
 }
 
 /// Puts the fast functions on `target`: `takeInto`, `takeLarge`, `flush`, `sendDirect`,
-/// `publish`, `publishText`.
+/// `publish`, `publishText`, `subscribe`, `unsubscribe`, `isSubscribed`.
 ///
 /// # Safety
 /// `env` and `target` must be valid for the current call from JS.
@@ -78,6 +82,9 @@ pub unsafe fn install(env: sys::napi_env, target: Value, state: &Rc<JsSide>) -> 
             && define(env, target, c"sendDirect", send_direct, state)
             && define(env, target, c"publish", publish, state)
             && define(env, target, c"publishText", publish_text, state)
+            && define(env, target, c"subscribe", subscribe, state)
+            && define(env, target, c"unsubscribe", unsubscribe, state)
+            && define(env, target, c"isSubscribed", is_subscribed, state)
     }
 }
 
@@ -398,6 +405,56 @@ unsafe extern "C" fn publish_text(env: sys::napi_env, info: sys::napi_callback_i
     unsafe {
         call::<5>(env, info, |env, args, js| {
             publish_with(env, args, js, string(env, args[4])?.as_bytes())
+        })
+    }
+}
+
+/// The open connection `id` of this App.
+fn conn(env: sys::napi_env, v: Value, js: &JsSide) -> Result<Arc<ConnShared>, Fail> {
+    let id = uint(env, v)?;
+    let conn = js.core.lock_registry().get(id).cloned();
+    conn.ok_or(Fail::Napi(c"Invalid access of closed WebSocket"))
+}
+
+/// `subscribe(id, topic)`: the topic's new subscriber count, or -1 if already subscribed.
+/// Called once per topic by sockets that subscribe on open: about half its cost was
+/// napi-rs's method glue.
+unsafe extern "C" fn subscribe(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+    unsafe {
+        call::<2>(env, info, |env, args, js| {
+            let topic = string(env, args[1])?;
+            const _: () = assert!(MAX_TOPIC_LEN == 65536, "the message names the limit");
+            if topic.len() > MAX_TOPIC_LEN {
+                return Err(Fail::Napi(c"topic is longer than 65536 bytes"));
+            }
+            let conn = conn(env, args[0], js)?;
+            let change = publish::subscribe(&js.core, &conn, &topic);
+            Ok(number(env, change.map_or(-1.0, |c| c.new_count as f64)))
+        })
+    }
+}
+
+/// `unsubscribe(id, topic)`: the topic's new subscriber count, or -1 if not subscribed.
+unsafe extern "C" fn unsubscribe(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+    unsafe {
+        call::<2>(env, info, |env, args, js| {
+            let topic = string(env, args[1])?;
+            let conn = conn(env, args[0], js)?;
+            let change = publish::unsubscribe(&js.core, &conn, &topic);
+            Ok(number(env, change.map_or(-1.0, |c| c.new_count as f64)))
+        })
+    }
+}
+
+/// `isSubscribed(id, topic)`.
+unsafe extern "C" fn is_subscribed(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+    unsafe {
+        call::<2>(env, info, |env, args, js| {
+            let topic = string(env, args[1])?;
+            let conn = conn(env, args[0], js)?;
+            let mut v = ptr::null_mut();
+            sys::napi_get_boolean(env, publish::is_subscribed(&conn, &topic), &mut v);
+            Ok(v)
         })
     }
 }

@@ -253,7 +253,8 @@ impl NativeApp {
     }
 
     /// Puts the functions of the event path on `target` (see `fast.rs`): `takeInto`,
-    /// `takeLarge`, `flush`, `sendDirect`, `publish` and `publishText`.
+    /// `takeLarge`, `flush`, `sendDirect`, `publish`, `publishText`, `subscribe`,
+    /// `unsubscribe` and `isSubscribed`.
     #[napi(catch_unwind)]
     pub fn install_fast_calls(&self, env: &Env, target: Object<'_>) -> Result<()> {
         // SAFETY: both valid for this call from JS.
@@ -350,27 +351,6 @@ impl NativeApp {
             .get(id)
             .cloned()
             .ok_or_else(|| Error::from_reason("Invalid access of closed WebSocket"))
-    }
-
-    /// Subscribes; returns the topic's new subscriber count, or -1 if already subscribed.
-    #[napi(catch_unwind)]
-    pub fn subscribe(&self, id: u32, topic: String) -> Result<i64> {
-        check_topic(&topic)?;
-        let conn = self.conn(id)?;
-        Ok(publish::subscribe(&self.js.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
-    }
-
-    /// Unsubscribes; returns the topic's new subscriber count, or -1 if not subscribed.
-    #[napi(catch_unwind)]
-    pub fn unsubscribe(&self, id: u32, topic: String) -> Result<i64> {
-        let conn = self.conn(id)?;
-        Ok(publish::unsubscribe(&self.js.core, &conn, &topic).map_or(-1, |c| c.new_count as i64))
-    }
-
-    #[napi(catch_unwind)]
-    pub fn is_subscribed(&self, id: u32, topic: String) -> Result<bool> {
-        let conn = self.conn(id)?;
-        Ok(publish::is_subscribed(&conn, &topic))
     }
 
     #[napi(catch_unwind)]
@@ -489,16 +469,6 @@ impl NativeApp {}
 fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     let mut it = flat.into_iter();
     std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect()
-}
-
-fn check_topic(topic: &str) -> Result<()> {
-    if topic.len() > crate::pubsub::MAX_TOPIC_LEN {
-        return Err(Error::from_reason(format!(
-            "topic is longer than {} bytes",
-            crate::pubsub::MAX_TOPIC_LEN
-        )));
-    }
-    Ok(())
 }
 
 fn clamp_len(n: f64) -> usize {
