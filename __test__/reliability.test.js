@@ -424,7 +424,8 @@ test('the native methods themselves throw JS Errors on wrong argument types (nev
   app.installFastCalls(app)
   const fast = Object.keys(app).filter((n) => typeof app[n] === 'function')
   assert.deepEqual(fast.sort(), [
-    'flush', 'isSubscribed', 'publish', 'publishText', 'sendDirect', 'subscribe', 'takeInto', 'takeLarge', 'unsubscribe',
+    'flush', 'httpFlush', 'isSubscribed', 'leaveAll', 'publish', 'publishText', 'sendDirect', 'subscribe', 'takeInto',
+    'takeLarge', 'unsubscribe',
   ])
   assert.throws(() => app.flush('x'), { name: 'TypeError', message: 'expected a Uint8Array' })
   assert.throws(() => app.sendDirect('1', 2, 0, new Uint8Array(1)), { name: 'TypeError', message: 'expected a number' })
@@ -437,6 +438,10 @@ test('the native methods themselves throw JS Errors on wrong argument types (nev
   assert.throws(() => app.subscribe(1, 'x'.repeat(65537)), { name: 'Error', message: 'topic is longer than 65536 bytes' })
   assert.throws(() => app.unsubscribe(1, 't'), { name: 'Error', message: 'Invalid access of closed WebSocket' })
   assert.throws(() => app.isSubscribed(1, 't'), { name: 'Error', message: 'Invalid access of closed WebSocket' })
+  assert.deepEqual(app.leaveAll(1), [])
+  assert.throws(() => app.leaveAll('1'), { name: 'TypeError', message: 'expected a number' })
+  assert.equal(app.httpFlush(new Uint8Array(0)), undefined)
+  assert.throws(() => app.httpFlush([]), { name: 'TypeError', message: 'expected a Uint8Array' })
   assert.deepEqual(app.takeLarge(), [])
   assert.deepEqual(app.takeLarge([new ArrayBuffer(8)]), [])
   assert.throws(() => app.takeLarge([new Uint8Array(8)]), { name: 'TypeError', message: 'expected an array of ArrayBuffers' })

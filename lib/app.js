@@ -120,9 +120,9 @@ class TemplatedApp {
       throw new TypeError('options.maxConnections must be a non-negative integer (0 = no limit)')
     }
     this._native = new NativeApp(wakeCallback(this), ioThreads, options.pubsub, maxConnections)
-    // takeInto, takeLarge, flush, sendDirect, publish, publishText, subscribe, unsubscribe and
-    // isSubscribed: plain N-API functions, as own properties (a generated method costs about
-    // 0.45 µs more per call).
+    // takeInto, takeLarge, flush, sendDirect, publish, publishText, subscribe, unsubscribe,
+    // isSubscribed, leaveAll and httpFlush: plain N-API functions, as own properties (a
+    // generated method costs about 0.45 µs more per call).
     this._native.installFastCalls(this._native)
     /** Event batches up to this size are copied here (see `_onWake`). */
     this._inbox = Buffer.allocUnsafe(INBOX)
@@ -418,7 +418,8 @@ class TemplatedApp {
     if (isClosed(ws)) return
     if (hasTopics(ws)) {
       // Leave every topic first: subscription events come before close, as in uWS.js.
-      for (const { topic, count } of this._native.leaveAll(idOf(ws))) this._subscription(ws, topic, count, count + 1)
+      const left = this._native.leaveAll(idOf(ws))
+      for (let i = 0; i < left.length; i += 2) this._subscription(ws, left[i], left[i + 1], left[i + 1] + 1)
     }
     markClosed(ws)
     const close = routeOf(ws).behavior.close

@@ -70,7 +70,8 @@ unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut
 }
 
 /// Puts the fast functions on `target`: `takeInto`, `takeLarge`, `flush`, `sendDirect`,
-/// `publish`, `publishText`, `subscribe`, `unsubscribe`, `isSubscribed`.
+/// `publish`, `publishText`, `subscribe`, `unsubscribe`, `isSubscribed`, `leaveAll`,
+/// `httpFlush`.
 ///
 /// # Safety
 /// `env` and `target` must be valid for the current call from JS.
@@ -85,6 +86,8 @@ pub unsafe fn install(env: sys::napi_env, target: Value, state: &Rc<JsSide>) -> 
             && define(env, target, c"subscribe", subscribe, state)
             && define(env, target, c"unsubscribe", unsubscribe, state)
             && define(env, target, c"isSubscribed", is_subscribed, state)
+            && define(env, target, c"leaveAll", leave_all, state)
+            && define(env, target, c"httpFlush", http_flush, state)
     }
 }
 
@@ -455,6 +458,55 @@ unsafe extern "C" fn is_subscribed(env: sys::napi_env, info: sys::napi_callback_
             let mut v = ptr::null_mut();
             sys::napi_get_boolean(env, publish::is_subscribed(&conn, &topic), &mut v);
             Ok(v)
+        })
+    }
+}
+
+/// `leaveAll(id)`: leaves every topic (a closing socket), as `[topic, newCount, ...]`;
+/// empty if the socket is gone. Once per close of a subscribed socket.
+unsafe extern "C" fn leave_all(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+    unsafe {
+        call::<1>(env, info, |env, args, js| {
+            let id = uint(env, args[0])?;
+            let conn = js.core.lock_registry().get(id).cloned();
+            let left = conn.map_or_else(Vec::new, |c| publish::leave_all(&js.core, &c));
+            let mut out = ptr::null_mut();
+            if sys::napi_create_array_with_length(env, 2 * left.len(), &mut out)
+                != sys::Status::napi_ok
+            {
+                return Err(Fail::Napi(c"failed to create an array"));
+            }
+            for (i, (topic, change)) in left.iter().enumerate() {
+                let mut name = ptr::null_mut();
+                if sys::napi_create_string_utf8(
+                    env,
+                    topic.as_ptr().cast(),
+                    topic.len() as isize,
+                    &mut name,
+                ) != sys::Status::napi_ok
+                {
+                    return Err(Fail::Napi(c"failed to create a string"));
+                }
+                sys::napi_set_element(env, out, 2 * i as u32, name);
+                sys::napi_set_element(
+                    env,
+                    out,
+                    2 * i as u32 + 1,
+                    number(env, change.new_count as f64),
+                );
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// `httpFlush(records)`: applies a packed buffer of HTTP response records (see
+/// `server::http`'s exchange.rs). Once per JS turn that answered HTTP requests.
+unsafe extern "C" fn http_flush(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+    unsafe {
+        call::<1>(env, info, |env, args, js| {
+            crate::server::http::dispatch(&js.core, bytes(env, args[0])?);
+            Ok(undefined(env))
         })
     }
 }

@@ -15,12 +15,6 @@ impl NativeApp {
         self.js.core.http.add_route(method.as_deref(), &pattern) as u32
     }
 
-    /// Applies a packed buffer of response records (see `server::http` exchange.rs).
-    #[napi(catch_unwind)]
-    pub fn http_flush(&self, records: &[u8]) {
-        http::dispatch(&self.js.core, records);
-    }
-
     /// One response record whose data is too large to pack (`size`: TRY_END's total or
     /// END_WITHOUT_BODY's reported length).
     #[napi(catch_unwind)]

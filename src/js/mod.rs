@@ -254,7 +254,7 @@ impl NativeApp {
 
     /// Puts the functions of the event path on `target` (see `fast.rs`): `takeInto`,
     /// `takeLarge`, `flush`, `sendDirect`, `publish`, `publishText`, `subscribe`,
-    /// `unsubscribe` and `isSubscribed`.
+    /// `unsubscribe`, `isSubscribed`, `leaveAll` and `httpFlush`.
     #[napi(catch_unwind)]
     pub fn install_fast_calls(&self, env: &Env, target: Object<'_>) -> Result<()> {
         // SAFETY: both valid for this call from JS.
@@ -360,21 +360,6 @@ impl NativeApp {
             .iter()
             .map(|t| t.to_string())
             .collect())
-    }
-
-    /// Leaves every topic; returns each topic with its new count.
-    #[napi(catch_unwind)]
-    pub fn leave_all(&self, id: u32) -> Vec<TopicCount> {
-        let Some(conn) = self.js.core.lock_registry().get(id).cloned() else {
-            return Vec::new();
-        };
-        publish::leave_all(&self.js.core, &conn)
-            .into_iter()
-            .map(|(t, c)| TopicCount {
-                topic: t.to_string(),
-                count: c.new_count as u32,
-            })
-            .collect()
     }
 
     /// `[sent, buffered, dropped]` of the last publish.
