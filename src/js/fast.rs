@@ -423,30 +423,36 @@ fn conn(env: sys::napi_env, v: Value, js: &JsSide) -> Result<Arc<ConnShared>, Fa
 /// Called once per topic by sockets that subscribe on open: about half its cost was
 /// napi-rs's method glue.
 unsafe extern "C" fn subscribe(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
-    unsafe {
-        call::<2>(env, info, |env, args, js| {
-            let topic = string(env, args[1])?;
-            const _: () = assert!(MAX_TOPIC_LEN == 65536, "the message names the limit");
-            if topic.len() > MAX_TOPIC_LEN {
-                return Err(Fail::Napi(c"topic is longer than 65536 bytes"));
-            }
-            let conn = conn(env, args[0], js)?;
-            let change = publish::subscribe(&js.core, &conn, &topic);
-            Ok(number(env, change.map_or(-1.0, |c| c.new_count as f64)))
-        })
-    }
+    unsafe { call::<2>(env, info, |env, args, js| subscription(env, args, js, true)) }
 }
 
 /// `unsubscribe(id, topic)`: the topic's new subscriber count, or -1 if not subscribed.
 unsafe extern "C" fn unsubscribe(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
     unsafe {
         call::<2>(env, info, |env, args, js| {
-            let topic = string(env, args[1])?;
-            let conn = conn(env, args[0], js)?;
-            let change = publish::unsubscribe(&js.core, &conn, &topic);
-            Ok(number(env, change.map_or(-1.0, |c| c.new_count as f64)))
+            subscription(env, args, js, false)
         })
     }
+}
+
+/// Joins (`join`) or leaves a topic: its new subscriber count, or -1 if nothing changed.
+fn subscription(
+    env: sys::napi_env,
+    args: &[Value; 2],
+    js: &JsSide,
+    join: bool,
+) -> Result<Value, Fail> {
+    let topic = string(env, args[1])?;
+    const _: () = assert!(MAX_TOPIC_LEN == 65536, "the message names the limit");
+    if join && topic.len() > MAX_TOPIC_LEN {
+        return Err(Fail::Napi(c"topic is longer than 65536 bytes"));
+    }
+    let conn = conn(env, args[0], js)?;
+    let change = match join {
+        true => publish::subscribe(&js.core, &conn, &topic),
+        false => publish::unsubscribe(&js.core, &conn, &topic),
+    };
+    Ok(number(env, change.map_or(-1.0, |c| c.new_count as f64)))
 }
 
 /// `isSubscribed(id, topic)`.
