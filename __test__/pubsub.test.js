@@ -234,6 +234,63 @@ test('a slow subscriber drops past maxBackpressure without slowing the others', 
   s.close()
 })
 
+test('publishes keep their place among sends, subscription changes and stats publishes of the same turn', async () => {
+  // Publishes are recorded and delivered together; every call after them in the turn
+  // must still see them as already sent.
+  const answers = []
+  const s = serve({
+    open: (ws) => ws.subscribe('t'),
+    message: (ws) => {
+      answers.push(s.app.publish('t', 'p1'))
+      ws.send('s1')
+      answers.push(s.app.publish('t', 'p2'))
+      ws.unsubscribe('t')
+      answers.push(s.app.publish('t', 'p3'))
+      ws.subscribe('t')
+      answers.push(s.app.publish('t', 'p4'))
+      const stats = s.app.publishWithStats('t', 'p5')
+      answers.push(stats.sent + stats.buffered)
+      answers.push(s.app.publish('t', 'p6'))
+      ws.cork(() => ws.send('s2'))
+      answers.push(ws.publish('t', 'p7'))
+      ws.end(1000, 'bye')
+    },
+  })
+  const c = await client(s.port)
+  const closed = new Promise((r) => c.on('close', (code) => r(code)))
+  c.send('go')
+  assert.equal(await closed, 1000)
+  assert.deepEqual(c.received, ['p1', 's1', 'p2', 'p4', 'p5', 'p6', 's2'])
+  // p3 had no subscriber; ws.publish skips its sender, the topic's only subscriber.
+  assert.deepEqual(answers, [true, true, false, true, 1, true, false])
+  s.close()
+})
+
+test('a burst of publishes in one turn drops per message past maxBackpressure, with a dropped event each', async () => {
+  const dropped = []
+  const s = serve({ maxBackpressure: 64 * 1024, open: (ws) => ws.subscribe('t'), dropped: (ws, m) => dropped.push(text(m)) })
+  const fast = await client(s.port)
+  const slow = await client(s.port)
+  slow._socket.pause()
+  // Fill the slow subscriber's kernel buffers and its queue past the limit.
+  const filler = Buffer.alloc(64 * 1024, 1)
+  for (let i = 0; i < 200 && dropped.length === 0; i++) {
+    s.app.publish('t', filler, true)
+    await until(() => fast.received.length === i + 1, `fast subscriber at filler ${i}`)
+  }
+  assert.ok(dropped.length > 0, 'the slow subscriber is past its limit')
+  const before = dropped.length
+  // One turn: 50 small publishes, recorded and delivered as one run.
+  for (let i = 0; i < 50; i++) s.app.publish('t', `m${i}`)
+  await until(() => fast.received.length >= 50 && fast.received.at(-1) === 'm49', 'the fast subscriber gets the burst')
+  assert.deepEqual(fast.received.slice(-50), Array.from({ length: 50 }, (_, i) => `m${i}`))
+  await until(() => dropped.length === before + 50, 'a dropped event per message of the burst')
+  assert.deepEqual(dropped.slice(before), Array.from({ length: 50 }, (_, i) => `m${i}`))
+  slow.terminate()
+  await closeAll([fast])
+  s.close()
+})
+
 test('thousands of subscribers closing in one batch all leave their topics', { timeout: 60000 }, async () => {
   // The CLOSE events of a mass disconnect reach JS in one dispatch; the RELEASE commands
   // JS answers them with pass the outbox's auto-flush size on the way, and a socket

@@ -320,7 +320,7 @@ class TemplatedApp {
 
   /** Like publish, with what happened per subscriber: `{ sent, buffered, dropped }`. */
   publishWithStats(topic, message, isBinary = false, compress = false) {
-    this._publish(topicString(topic), message, isBinary, -1, compress)
+    this._publish(topicString(topic), message, isBinary, -1, compress, true)
     const [sent, buffered, dropped] = this._native.lastPublishStats()
     return { sent, buffered, dropped }
   }
@@ -339,12 +339,14 @@ class TemplatedApp {
     return this._native.subscribers(topicString(topic)).map((id) => this._sockets[id]).filter((ws) => ws && !isClosed(ws))
   }
 
-  _publish(topic, message, isBinary, sender, compress) {
+  /** `stats`: queue this publish at once, for `lastPublishStats` (otherwise it is
+   * recorded and reaches its subscribers with the turn's other publishes, in order). */
+  _publish(topic, message, isBinary, sender, compress, stats = false) {
     this._out.beforePublish()
     const found =
       typeof message === 'string'
-        ? this._native.publishText(topic, sender, !!isBinary, !!compress, message)
-        : this._native.publish(topic, sender, !!isBinary, !!compress, bytesOf(message))
+        ? this._native.publishText(topic, sender, !!isBinary, !!compress, message, stats)
+        : this._native.publish(topic, sender, !!isBinary, !!compress, bytesOf(message), stats)
     this._out.afterPublish()
     return found
   }

@@ -213,6 +213,12 @@ fn string(env: sys::napi_env, v: Value) -> Result<String, Fail> {
     String::from_utf8(buf).map_err(|_| bad())
 }
 
+fn is_undefined(env: sys::napi_env, v: Value) -> bool {
+    let mut kind = 0;
+    let status = unsafe { sys::napi_typeof(env, v, &mut kind) };
+    status == sys::Status::napi_ok && kind == sys::ValueType::napi_undefined
+}
+
 fn number(env: sys::napi_env, n: f64) -> Value {
     let mut v = ptr::null_mut();
     unsafe { sys::napi_create_double(env, n, &mut v) };
@@ -379,10 +385,12 @@ unsafe extern "C" fn send_direct(env: sys::napi_env, info: sys::napi_callback_in
     }
 }
 
-/// `publish` and `publishText` once their message is read: topic, sender, binary, compress.
+/// `publish` and `publishText` once their message is read: topic, sender, binary,
+/// compress, and (optional) whether the caller wants the stats of this very publish
+/// (`publishWithStats`), which queues it at once instead of recording it.
 fn publish_with(
     env: sys::napi_env,
-    args: &[Value; 5],
+    args: &[Value; 6],
     js: &JsSide,
     payload: &[u8],
 ) -> Result<Value, Fail> {
@@ -392,13 +400,14 @@ fn publish_with(
         boolean(env, args[2])?,
         boolean(env, args[3])?,
     );
-    let reached = js.publish(&topic, sender, binary, compress, payload);
+    let stats = !is_undefined(env, args[5]) && boolean(env, args[5])?;
+    let reached = js.publish(&topic, sender, binary, compress, stats, payload);
     Ok(number(env, reached as f64))
 }
 
 unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
     unsafe {
-        call::<5>(env, info, |env, args, js| {
+        call::<6>(env, info, |env, args, js| {
             publish_with(env, args, js, bytes(env, args[4])?)
         })
     }
@@ -406,7 +415,7 @@ unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) 
 
 unsafe extern "C" fn publish_text(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
     unsafe {
-        call::<5>(env, info, |env, args, js| {
+        call::<6>(env, info, |env, args, js| {
             publish_with(env, args, js, string(env, args[4])?.as_bytes())
         })
     }

@@ -64,6 +64,7 @@ impl JsSide {
         sender: i32,
         binary: bool,
         compress: bool,
+        stats: bool,
         payload: &[u8],
     ) -> u32 {
         let sender = u32::try_from(sender)
@@ -76,6 +77,7 @@ impl JsSide {
             payload,
             compress,
             sender.as_ref(),
+            stats,
         );
         self.last_publish.set(stats);
         stats.reached() + stats.dropped

@@ -65,6 +65,9 @@ pub struct AppCore {
     pub pubsub: Arc<PubSub>,
     /// Connections with publishes queued by this App's JS thread, written at its flush.
     pub dirty: Mutex<Vec<Arc<ConnShared>>>,
+    /// Publishes of this App's JS thread not yet queued on their subscribers (see
+    /// `publish.rs`): delivered together before anything else is written.
+    pub recorded: Mutex<Vec<super::publish::Recorded>>,
     routes: RwLock<Vec<Route>>,
     pub registry: Mutex<Registry>,
     pub buffered: Arc<BufferedTable>,
@@ -127,6 +130,7 @@ impl AppCore {
             events: Arc::new(EventQueue::new(waker)),
             pubsub,
             dirty: Mutex::new(Vec::new()),
+            recorded: Mutex::new(Vec::new()),
             routes: RwLock::new(Vec::new()),
             registry: Mutex::new(Registry::default()),
             buffered: Arc::new(BufferedTable::new()),

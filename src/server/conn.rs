@@ -481,6 +481,32 @@ impl ConnShared {
         }
     }
 
+    /// Queues the frames of a run of publishes, encoded together in `frames`, if none of
+    /// them would be dropped: `None` (nothing queued) when the run would take the
+    /// connection past its backpressure limit, for the caller to queue message by message.
+    pub fn queue_shared_run(&self, frames: &Bytes) -> Option<SendStatus> {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.closed {
+            return Some(SendStatus::Closed);
+        }
+        let queued = self.buffered_amount();
+        let limit = self.policy.max_backpressure();
+        if limit > 0 && queued + frames.len() > limit {
+            return None;
+        }
+        self.add_buffered(&out, frames.len() as isize);
+        if out.fragmenting {
+            out.held.get_or_insert_default().push_back(frames.clone());
+        } else {
+            out.queue.push_shared(frames);
+        }
+        Some(if queued > 0 {
+            SendStatus::Buffered
+        } else {
+            SendStatus::Sent
+        })
+    }
+
     /// Queued bytes at which a publisher writes this connection at once instead of at
     /// the end of its turn, so only bytes the kernel refused count as backpressure.
     pub fn flush_threshold(&self) -> usize {

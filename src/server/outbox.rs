@@ -68,6 +68,8 @@ fn parse(buf: &[u8]) -> impl Iterator<Item = Record<'_>> {
 }
 
 pub fn dispatch(app: &AppCore, buf: &[u8]) {
+    // Publishes made before these records go out before them.
+    super::publish::deliver_recorded(app);
     let mut registry = app.lock_registry();
     let mut scratch = app.scratch.lock().unwrap_or_else(|e| e.into_inner());
     let mut w = Pending::default();
@@ -198,6 +200,7 @@ pub fn send_direct(app: &AppCore, id: u32, opcode: u8, flags: u8, payload: &[u8]
         return;
     };
     let more = flags & FLAG_MORE != 0;
+    super::publish::deliver_recorded(app);
     let registry = app.lock_registry();
     if let Some(conn) = registry.get(id) {
         if wants_compression(opcode, flags) {
