@@ -8,7 +8,7 @@
 //! turn's flush) and before any subscription changes, so the order on every socket is
 //! the order of the calls. A run of publishes to one topic is queued on each subscriber
 //! as one buffer (one lock and one queue entry per subscriber per run, where each
-//! publish took its own: 16-37% less CPU per delivery, benchmark/RESULTS.md).
+//! publish took its own: 18-39% less CPU per delivery, benchmark/RESULTS.md).
 
 use super::app::AppCore;
 use super::conn::{ConnShared, SendStatus, SharedCompressed, SharedFrame};
