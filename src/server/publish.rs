@@ -166,7 +166,7 @@ pub fn publish(
     }
     let mut subscribers = app.pubsub.count(topic) as u32;
     if except.is_some_and(|e| is_subscribed(e, topic)) {
-        subscribers -= 1;
+        subscribers = subscribers.saturating_sub(1);
     }
     if subscribers > 0 {
         lock(&app.recorded).push(Recorded {
