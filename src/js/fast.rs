@@ -421,11 +421,9 @@ unsafe extern "C" fn publish_text(env: sys::napi_env, info: sys::napi_callback_i
     }
 }
 
-/// The open connection `id` of this App.
+/// The open connection whose id is `v`.
 fn conn(env: sys::napi_env, v: Value, js: &JsSide) -> Result<Arc<ConnShared>, Fail> {
-    let id = uint(env, v)?;
-    let conn = js.core.lock_registry().get(id).cloned();
-    conn.ok_or(Fail::Napi(c"Invalid access of closed WebSocket"))
+    js.conn(uint(env, v)?).ok_or(Fail::Napi(super::CLOSED))
 }
 
 /// `subscribe(id, topic)`: the topic's new subscriber count, or -1 if already subscribed.
@@ -482,8 +480,7 @@ unsafe extern "C" fn is_subscribed(env: sys::napi_env, info: sys::napi_callback_
 unsafe extern "C" fn leave_all(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
     unsafe {
         call::<1>(env, info, |env, args, js| {
-            let id = uint(env, args[0])?;
-            let conn = js.core.lock_registry().get(id).cloned();
+            let conn = js.conn(uint(env, args[0])?);
             let left = conn.map_or_else(Vec::new, |c| publish::leave_all(&js.core, &c));
             let mut out = ptr::null_mut();
             if sys::napi_create_array_with_length(env, 2 * left.len(), &mut out)

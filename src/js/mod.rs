@@ -56,8 +56,14 @@ impl JsSide {
         }
     }
 
+    /// The open connection `id` of this App.
+    fn conn(&self, id: u32) -> Option<Arc<ConnShared>> {
+        self.core.lock_registry().get(id).cloned()
+    }
+
     /// Publishes to every subscriber except `sender` (-1: none); returns how many
-    /// subscribers it found (sent, buffered or dropped). `lastPublishStats()` splits them.
+    /// subscribers it found (sent, buffered or dropped). With `stats`, queued at once and
+    /// `lastPublishStats()` splits them.
     fn publish(
         &self,
         topic: &str,
@@ -67,10 +73,8 @@ impl JsSide {
         stats: bool,
         payload: &[u8],
     ) -> u32 {
-        let sender = u32::try_from(sender)
-            .ok()
-            .and_then(|id| self.core.lock_registry().get(id).cloned());
-        let stats = publish::publish(
+        let sender = u32::try_from(sender).ok().and_then(|id| self.conn(id));
+        let outcome = publish::publish(
             &self.core,
             topic,
             binary,
@@ -79,8 +83,10 @@ impl JsSide {
             sender.as_ref(),
             stats,
         );
-        self.last_publish.set(stats);
-        stats.reached() + stats.dropped
+        if stats {
+            self.last_publish.set(outcome);
+        }
+        outcome.reached() + outcome.dropped
     }
 }
 
@@ -348,11 +354,8 @@ impl NativeApp {
 
     fn conn(&self, id: u32) -> Result<Arc<ConnShared>> {
         self.js
-            .core
-            .lock_registry()
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::from_reason("Invalid access of closed WebSocket"))
+            .conn(id)
+            .ok_or_else(|| Error::from_reason(CLOSED.to_str().unwrap_or_default()))
     }
 
     #[napi(catch_unwind)]
@@ -457,6 +460,9 @@ fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     let mut it = flat.into_iter();
     std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect()
 }
+
+/// The error of a call on a socket that is gone (uWS.js's words, without its class name).
+const CLOSED: &std::ffi::CStr = c"Invalid access of closed WebSocket";
 
 fn clamp_len(n: f64) -> usize {
     if n.is_nan() {

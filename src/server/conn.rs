@@ -468,17 +468,7 @@ impl ConnShared {
             }
             _ => frame.plain,
         };
-        self.add_buffered(&out, frame.len() as isize);
-        if out.fragmenting {
-            out.held.get_or_insert_default().push_back(frame.clone());
-        } else {
-            out.queue.push_shared(frame);
-        }
-        if queued > 0 {
-            SendStatus::Buffered
-        } else {
-            SendStatus::Sent
-        }
+        self.push_shared_locked(&mut out, frame, queued)
     }
 
     /// Queues the frames of a run of publishes, encoded together in `frames`, if none of
@@ -494,17 +484,23 @@ impl ConnShared {
         if limit > 0 && queued + frames.len() > limit {
             return None;
         }
-        self.add_buffered(&out, frames.len() as isize);
+        Some(self.push_shared_locked(&mut out, frames, queued))
+    }
+
+    /// Queues a shared frame (or frames) behind the `queued` bytes already waiting, or
+    /// holds it while a fragmented message is being sent.
+    fn push_shared_locked(&self, out: &mut Outbound, frame: &Bytes, queued: usize) -> SendStatus {
+        self.add_buffered(out, frame.len() as isize);
         if out.fragmenting {
-            out.held.get_or_insert_default().push_back(frames.clone());
+            out.held.get_or_insert_default().push_back(frame.clone());
         } else {
-            out.queue.push_shared(frames);
+            out.queue.push_shared(frame);
         }
-        Some(if queued > 0 {
+        if queued > 0 {
             SendStatus::Buffered
         } else {
             SendStatus::Sent
-        })
+        }
     }
 
     /// Queued bytes at which a publisher writes this connection at once instead of at

@@ -26,3 +26,9 @@ pub mod tls_stream;
 pub mod upgrade;
 pub mod write_queue;
 pub mod ws_timer;
+
+/// Locks `m`, also after a panic elsewhere poisoned it: the data behind this layer's
+/// mutexes stays consistent at every unlock.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

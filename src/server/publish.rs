@@ -12,9 +12,9 @@
 
 use super::app::AppCore;
 use super::conn::{ConnShared, SendStatus, SharedCompressed, SharedFrame};
+use super::lock;
 use crate::protocol::frame::{encode_frame, OpCode};
-use crate::pubsub::Change;
-use crate::pubsub::{Engine, Subscriber};
+use crate::pubsub::{Change, Engine, Subscriber};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -183,10 +183,6 @@ pub fn publish(
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Queues one message on its subscribers now (see `publish`).
 fn publish_now(
     app: &AppCore,
@@ -269,14 +265,18 @@ pub fn deliver_recorded(app: &AppCore) {
             }
             let queued = match conn.queue_shared_run(&combined) {
                 Some(status) => status != SendStatus::Closed,
-                None => run.iter().fold(false, |any, r| {
-                    let frame = SharedFrame {
-                        plain: &r.frame,
-                        compressed: None,
-                    };
-                    let status = conn.queue_shared(&frame, r.payload(), r.binary);
-                    any || matches!(status, SendStatus::Sent | SendStatus::Buffered)
-                }),
+                None => {
+                    let mut any = false;
+                    for r in run {
+                        let frame = SharedFrame {
+                            plain: &r.frame,
+                            compressed: None,
+                        };
+                        let status = conn.queue_shared(&frame, r.payload(), r.binary);
+                        any |= matches!(status, SendStatus::Sent | SendStatus::Buffered);
+                    }
+                    any
+                }
             };
             if queued {
                 mark(conn, &mut dirty);
@@ -285,9 +285,9 @@ pub fn deliver_recorded(app: &AppCore) {
     }
 }
 
-/// Writes the connections that publishes of this App's JS thread touched.
+/// Writes the connections that publishes of this App's JS thread touched. Called at the
+/// end of the outbox's dispatch, which delivered the recorded publishes first.
 pub fn flush_dirty(app: &AppCore) {
-    deliver_recorded(app);
     let dirty = std::mem::take(&mut *lock(&app.dirty));
     for conn in dirty {
         conn.flush_now();

@@ -15,13 +15,13 @@
 //! write from the JS thread racing with an event never loses it. End of stream, hang-up
 //! and errors stay set: the next call reports them.
 
-use super::local;
+use super::{local, lock};
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
@@ -60,10 +60,6 @@ impl Direction {
             Direction::Write => WRITABLE,
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One socket: its descriptor, readiness and the task waiting on it.

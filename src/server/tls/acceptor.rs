@@ -5,6 +5,7 @@ use super::config::{self, LOW_MEMORY_SEND_BUFFER_LIMIT};
 use super::error::TlsError;
 use super::options::TlsOptions;
 use super::sni::{normalize_name, SniResolver};
+use crate::server::lock;
 use rustls::server::Acceptor;
 use rustls::ServerConfig;
 use std::collections::HashMap;
@@ -50,10 +51,6 @@ pub struct TlsServer {
     /// One entry per unknown name whose hook call is in flight; later handshakes for the same
     /// name wait on that call instead of making another.
     pending: Mutex<HashMap<String, Arc<OnceCell<()>>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TlsServer {
