@@ -469,7 +469,7 @@ unsafe extern "C" fn is_subscribed(env: sys::napi_env, info: sys::napi_callback_
             let topic = string(env, args[1])?;
             let conn = conn(env, args[0], js)?;
             let mut v = ptr::null_mut();
-            sys::napi_get_boolean(env, publish::is_subscribed(&conn, &topic), &mut v);
+            sys::napi_get_boolean(env, conn.has_topic(&topic), &mut v);
             Ok(v)
         })
     }

@@ -361,10 +361,7 @@ impl NativeApp {
     #[napi(catch_unwind)]
     pub fn topics_of(&self, id: u32) -> Result<Vec<String>> {
         let conn = self.conn(id)?;
-        Ok(publish::topics(&conn)
-            .iter()
-            .map(|t| t.to_string())
-            .collect())
+        Ok(conn.topics().iter().map(|t| t.to_string()).collect())
     }
 
     /// `[sent, buffered, dropped]` of the last publish.

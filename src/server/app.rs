@@ -3,7 +3,7 @@
 
 use super::addresses::AddressTable;
 use super::buffered::BufferedTable;
-use super::conn::{ConnShared, DeliveryPolicy, SendDeflate};
+use super::conn::{ConnLink, ConnShared, DeliveryPolicy, SendDeflate};
 use super::events::{kind, EventQueue, Waker};
 use super::publish::PubSub;
 use super::registry::Registry;
@@ -71,6 +71,8 @@ pub struct AppCore {
     routes: RwLock<Vec<Route>>,
     pub registry: Mutex<Registry>,
     pub buffered: Arc<BufferedTable>,
+    /// `events` and `buffered`, for each connection to hold through one pointer.
+    link: Arc<ConnLink>,
     /// Peer address per connection id, read by JS in place.
     pub addresses: Arc<AddressTable>,
     pub pending: Mutex<Pending>,
@@ -126,14 +128,17 @@ impl Drop for Admission {
 
 impl AppCore {
     pub fn new(waker: Box<dyn Waker>, pubsub: Arc<PubSub>) -> Arc<AppCore> {
+        let events = Arc::new(EventQueue::new(waker));
+        let buffered = Arc::new(BufferedTable::new());
         Arc::new(AppCore {
-            events: Arc::new(EventQueue::new(waker)),
+            link: ConnLink::new(events.clone(), buffered.clone()),
+            events,
             pubsub,
             dirty: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
             routes: RwLock::new(Vec::new()),
             registry: Mutex::new(Registry::default()),
-            buffered: Arc::new(BufferedTable::new()),
+            buffered,
             addresses: Arc::new(AddressTable::new()),
             scratch: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
@@ -273,8 +278,7 @@ impl AppCore {
             behavior.close_on_backpressure_limit,
             behavior.has_dropped_handler,
         );
-        let events = self.events.clone();
-        let buffered = self.buffered.clone();
+        let link = self.link.clone();
         let address = address_bytes(peer);
         let mut registry = self.lock_registry();
         // Checked under the registry lock, so `abandon` either sees this connection or
@@ -289,10 +293,9 @@ impl AppCore {
             self.addresses.set(id, &address);
             Arc::new(ConnShared::new(
                 stream,
-                buffered,
+                link,
                 id,
                 policy,
-                events,
                 deflate,
                 defer.then_some(route as u16),
             ))

@@ -92,13 +92,47 @@ struct Outbound {
     /// A fragmented message is being sent (its last frame had FIN clear): publishes wait
     /// in `held` so they cannot land between its fragments.
     fragmenting: bool,
-    /// Boxed, created on first use: every open connection holds an `Outbound`.
+    /// What few connections need, created on first use: every open connection holds an
+    /// `Outbound`, and one pointer here keeps `ConnShared` in a smaller allocation class.
+    rare: Option<Box<Rare>>,
+}
+
+/// The outbound side's seldom-used parts, behind the same lock as the queue.
+#[derive(Default)]
+struct Rare {
+    /// Publishes held while a fragmented message is sent (boxed: rarer still).
     #[allow(clippy::box_collection)]
     held: Option<Box<VecDeque<Bytes>>>,
     /// permessage-deflate was agreed: compresses sends asked to be compressed. Behind
     /// the same lock as the queue, so compression order is wire order.
-    /// Boxed: most connections have none, and every open one holds an `Outbound`.
     deflate: Option<Box<SendDeflate>>,
+    /// Topics this connection is subscribed to.
+    topics: HashSet<Arc<str>>,
+}
+
+impl Outbound {
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_default()
+    }
+
+    fn deflate(&mut self) -> Option<&mut SendDeflate> {
+        self.rare.as_mut()?.deflate.as_deref_mut()
+    }
+
+    fn topics(&self) -> Option<&HashSet<Arc<str>>> {
+        self.rare.as_ref().map(|r| &r.topics)
+    }
+
+    /// Frees the rare parts once nothing is in them.
+    fn trim_rare(&mut self) {
+        if let Some(r) = self.rare.as_mut() {
+            if r.held.is_none() && r.deflate.is_none() && r.topics.is_empty() {
+                self.rare = None;
+            } else if r.topics.is_empty() {
+                r.topics.shrink_to_fit();
+            }
+        }
+    }
 }
 
 /// The compressing side of an agreed permessage-deflate.
@@ -164,23 +198,33 @@ thread_local! {
     static DEFLATE_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// What an App's connections share (one for its WebSockets, one for its HTTP
+/// connections): one pointer in each connection instead of two.
+pub struct ConnLink {
+    /// The owning App's event queue, for events raised by publishers on other threads.
+    events: Arc<EventQueue>,
+    /// Where each connection's queued bytes are mirrored for JS.
+    table: Arc<BufferedTable>,
+}
+
+impl ConnLink {
+    pub fn new(events: Arc<EventQueue>, table: Arc<BufferedTable>) -> Arc<ConnLink> {
+        Arc::new(ConnLink { events, table })
+    }
+}
+
 pub struct ConnShared {
     pub stream: Stream,
     out: Mutex<Outbound>,
     /// Bytes queued in user space (not yet accepted by the kernel), mirrored into the
     /// table JS reads.
     buffered: AtomicUsize,
-    table: Arc<BufferedTable>,
+    link: Arc<ConnLink>,
     id: u32,
     command: AtomicU8,
-    pub notify: Signal,
+    /// Read by every publish delivery: here rather than one pointer away.
     policy: DeliveryPolicy,
-    /// The owning App's event queue, for events raised by publishers on other threads.
-    events: Arc<EventQueue>,
-    /// Topics this connection is subscribed to, allocated on first subscribe: boxed so
-    /// that a connection without topics pays 8 bytes, not an empty set's 48.
-    #[allow(clippy::box_collection)]
-    pub topics: Mutex<Option<Box<HashSet<Arc<str>>>>>,
+    pub notify: Signal,
     /// Set while the connection waits in a publisher's list of connections to write.
     dirty: AtomicBool,
     /// [`release`] bits: the slot is freed by whichever of the task and JS finishes last.
@@ -242,27 +286,29 @@ fn unwritten<'a>(pieces: &[&'a [u8]], mut written: usize) -> Vec<IoSlice<'a>> {
 impl ConnShared {
     pub fn new(
         stream: Stream,
-        table: Arc<BufferedTable>,
+        link: Arc<ConnLink>,
         id: u32,
         policy: DeliveryPolicy,
-        events: Arc<EventQueue>,
         deflate: Option<SendDeflate>,
         deferred_open: Option<u16>,
     ) -> Self {
         let out = Outbound {
-            deflate: deflate.map(Box::new),
+            rare: deflate.map(|d| {
+                Box::new(Rare {
+                    deflate: Some(Box::new(d)),
+                    ..Rare::default()
+                })
+            }),
             ..Outbound::default()
         };
         ConnShared {
+            link,
             policy,
-            events,
-            topics: Mutex::new(None),
             dirty: AtomicBool::new(false),
             release: AtomicU8::new(0),
             stream,
             out: Mutex::new(out),
             buffered: AtomicUsize::new(0),
-            table,
             id,
             command: AtomicU8::new(command::NONE),
             notify: Signal::default(),
@@ -285,7 +331,7 @@ impl ConnShared {
 
     /// Queues one event of this connection for JS (after its deferred OPEN, if any).
     pub fn queue_event(&self, kind: u8, flags: u8, extra: u16, payload: &[u8]) {
-        self.events.with_batch(|b| {
+        self.link.events.with_batch(|b| {
             self.announce(b);
             b.push(self.id, kind, flags, extra, payload)
         });
@@ -302,7 +348,7 @@ impl ConnShared {
 
     /// True if this connection belongs to the App that owns `events`.
     pub fn belongs_to(&self, events: &Arc<EventQueue>) -> bool {
-        Arc::ptr_eq(&self.events, events)
+        Arc::ptr_eq(&self.link.events, events)
     }
 
     pub fn buffered_amount(&self) -> usize {
@@ -324,7 +370,7 @@ impl ConnShared {
         close_after: bool,
         fragmenting: Option<bool>,
     ) -> bool {
-        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let out = super::lock(&self.out);
         if out.closed {
             return false;
         }
@@ -337,7 +383,7 @@ impl ConnShared {
     /// instead of being copied together first. Only what the socket does not take is
     /// copied, into the queue.
     pub fn write_pieces(&self, pieces: &[&[u8]], fragmenting: Option<bool>) -> bool {
-        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let out = super::lock(&self.out);
         if out.closed {
             return false;
         }
@@ -389,8 +435,11 @@ impl ConnShared {
             out.queue.push_copy(pieces, written);
             self.add_buffered(&out, (total - written) as isize);
         }
-        if let Some(held) = release_held.then(|| out.held.take()).flatten() {
-            out.queue.append_held(*held);
+        if release_held {
+            if let Some(held) = out.rare.as_mut().and_then(|r| r.held.take()) {
+                out.queue.append_held(*held);
+                out.trim_rare();
+            }
         }
         // Also when TLS records wait in rustls: the task must flush them.
         if !out.queue.is_empty() || self.stream.has_pending_output() {
@@ -402,12 +451,12 @@ impl ConnShared {
     /// Sends one whole message compressed when permessage-deflate was agreed (plain
     /// otherwise, or when compression would not make it smaller). `frame` is scratch.
     pub fn write_compressed(&self, opcode: OpCode, payload: &[u8], frame: &mut Vec<u8>) -> bool {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = super::lock(&self.out);
         if out.closed {
             return false;
         }
         frame.clear();
-        match out.deflate.as_mut() {
+        match out.deflate() {
             Some(d) => DEFLATE_SCRATCH.with_borrow_mut(|compressed| {
                 compressed.clear();
                 d.deflater.compress(payload, compressed);
@@ -440,7 +489,7 @@ impl ConnShared {
         payload: &[u8],
         binary: bool,
     ) -> SendStatus {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = super::lock(&self.out);
         if out.closed {
             return SendStatus::Closed;
         }
@@ -456,7 +505,7 @@ impl ConnShared {
             }
             return SendStatus::Dropped;
         }
-        let compressed = match (frame.compressed, out.deflate.as_mut()) {
+        let compressed = match (frame.compressed, out.deflate()) {
             (Some(c), Some(d)) if d.window_bits >= SHARED_WINDOW_BITS => c.get().map(|f| (f, d)),
             _ => None,
         };
@@ -475,7 +524,7 @@ impl ConnShared {
     /// them would be dropped: `None` (nothing queued) when the run would take the
     /// connection past its backpressure limit, for the caller to queue message by message.
     pub fn queue_shared_run(&self, frames: &Bytes) -> Option<SendStatus> {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = super::lock(&self.out);
         if out.closed {
             return Some(SendStatus::Closed);
         }
@@ -492,7 +541,10 @@ impl ConnShared {
     fn push_shared_locked(&self, out: &mut Outbound, frame: &Bytes, queued: usize) -> SendStatus {
         self.add_buffered(out, frame.len() as isize);
         if out.fragmenting {
-            out.held.get_or_insert_default().push_back(frame.clone());
+            out.rare()
+                .held
+                .get_or_insert_default()
+                .push_back(frame.clone());
         } else {
             out.queue.push_shared(frame);
         }
@@ -541,12 +593,50 @@ impl ConnShared {
             .load(Ordering::Relaxed)
             .wrapping_add_signed(delta);
         self.buffered.store(now, Ordering::Relaxed);
-        self.table.set(self.id, now);
+        self.link.table.set(self.id, now);
+    }
+
+    /// Adds a topic to the connection's own list (the engine's list is the other half).
+    pub fn add_topic(&self, topic: Arc<str>) {
+        super::lock(&self.out).rare().topics.insert(topic);
+    }
+
+    pub fn remove_topic(&self, topic: &str) {
+        let mut out = super::lock(&self.out);
+        if let Some(r) = out.rare.as_mut() {
+            r.topics.remove(topic);
+            out.trim_rare();
+        }
+    }
+
+    pub fn has_topic(&self, topic: &str) -> bool {
+        super::lock(&self.out)
+            .topics()
+            .is_some_and(|t| t.contains(topic))
+    }
+
+    pub fn topics(&self) -> Vec<Arc<str>> {
+        super::lock(&self.out)
+            .topics()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Empties the connection's topic list (it is leaving them all).
+    pub fn take_topics(&self) -> HashSet<Arc<str>> {
+        let mut out = super::lock(&self.out);
+        let topics = out
+            .rare
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.topics))
+            .unwrap_or_default();
+        out.trim_rare();
+        topics
     }
 
     /// Marks the outbound side closed: later writes are dropped.
     pub fn close_outbound(&self) {
-        self.out.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        super::lock(&self.out).closed = true;
     }
 
     pub fn has_queued(&self) -> bool {
@@ -561,7 +651,7 @@ impl ConnShared {
     /// Task side: writes as much of the queue as the socket takes, vectored.
     /// Returns Ok(true) when the queue is empty.
     pub fn flush_queue(&self) -> std::io::Result<bool> {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = super::lock(&self.out);
         while !out.queue.is_empty() {
             let n = match out.queue.write_with(|s| self.stream.try_write_vectored(s)) {
                 Ok(n) => n,
@@ -606,10 +696,44 @@ mod tests {
     #[test]
     fn conn_shared_is_small() {
         let size = std::mem::size_of::<super::ConnShared>();
-        // In its Arc: the allocator's 160-byte class on Linux (a reactor socket in the
-        // stream), 224 elsewhere.
-        let limit = if cfg!(target_os = "linux") { 144 } else { 208 };
+        // In its Arc: the allocator's 128-byte class on Linux (a reactor socket in the
+        // stream), 160 elsewhere.
+        let limit = if cfg!(target_os = "linux") { 112 } else { 144 };
         assert!(size <= limit, "ConnShared is {size} bytes");
+    }
+
+    /// The rare parts go once empty, and stay while any part is in use.
+    #[test]
+    fn rare_parts_are_freed_only_when_all_are_empty() {
+        use super::{Outbound, SendDeflate};
+        use crate::protocol::deflate::Negotiated;
+        let mut out = Outbound::default();
+        out.rare().topics.insert("a".into());
+        out.rare().topics.remove("a");
+        out.trim_rare();
+        assert!(out.rare.is_none(), "no topics, nothing else: freed");
+
+        let negotiated = Negotiated {
+            response_header: String::new(),
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        out.rare().deflate = Some(Box::new(SendDeflate::new(&negotiated)));
+        out.rare().topics.insert("a".into());
+        out.rare().topics.remove("a");
+        out.trim_rare();
+        assert!(out.deflate().is_some(), "the deflater outlives the topics");
+        assert!(out.topics().is_some_and(|t| t.capacity() == 0));
+
+        let mut out = Outbound::default();
+        out.rare().held.get_or_insert_default();
+        out.trim_rare();
+        assert!(out.rare.is_some(), "held publishes keep it");
+        out.rare().held = None;
+        out.trim_rare();
+        assert!(out.rare.is_none());
     }
 
     #[test]

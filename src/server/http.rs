@@ -30,6 +30,8 @@ mod task;
 mod tests;
 
 use super::buffered::{BufferedTable, MAX_CONNECTIONS};
+use super::conn::ConnLink;
+use super::events::EventQueue;
 use super::router::{ranked_matches, Pattern};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -59,6 +61,8 @@ pub struct HttpState {
     slots: Mutex<Slots>,
     /// Bytes queued per slot, read by JS through an external Uint32Array.
     pub buffered: Arc<BufferedTable>,
+    /// Shared by the HTTP connections, made with the first.
+    link: std::sync::OnceLock<Arc<ConnLink>>,
     serial: AtomicU32,
 }
 
@@ -68,12 +72,20 @@ impl Default for HttpState {
             routes: RwLock::new(Vec::new()),
             slots: Mutex::new(Slots::default()),
             buffered: Arc::new(BufferedTable::new()),
+            link: std::sync::OnceLock::new(),
             serial: AtomicU32::new(0),
         }
     }
 }
 
 impl HttpState {
+    /// What the App's HTTP connections share (`events`: the App's event queue).
+    pub fn link(&self, events: &Arc<EventQueue>) -> Arc<ConnLink> {
+        self.link
+            .get_or_init(|| ConnLink::new(events.clone(), self.buffered.clone()))
+            .clone()
+    }
+
     /// Registers a route for `method` (as sent, e.g. "GET"; None for any); returns its
     /// index, which REQUEST events name.
     pub fn add_route(&self, method: Option<&str>, pattern: &str) -> usize {

@@ -16,7 +16,7 @@ use super::lock;
 use crate::protocol::frame::{encode_frame, OpCode};
 use crate::pubsub::{Change, Engine, Subscriber};
 use bytes::Bytes;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 pub type PubSub = Engine<Arc<ConnShared>>;
@@ -65,18 +65,11 @@ impl PublishStats {
     }
 }
 
-#[allow(clippy::box_collection)] // see ConnShared::topics
-fn topics_of(conn: &ConnShared) -> std::sync::MutexGuard<'_, Option<Box<HashSet<Arc<str>>>>> {
-    conn.topics.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 pub fn subscribe(app: &AppCore, conn: &Arc<ConnShared>, topic: &str) -> Option<Change> {
     // A publish made before this call does not reach the new subscriber.
     deliver_recorded(app);
     let (name, change) = app.pubsub.subscribe(topic, conn.clone())?;
-    topics_of(conn)
-        .get_or_insert_with(Default::default)
-        .insert(name);
+    conn.add_topic(name);
     Some(change)
 }
 
@@ -84,34 +77,15 @@ pub fn unsubscribe(app: &AppCore, conn: &Arc<ConnShared>, topic: &str) -> Option
     // A publish made before this call still reaches the leaving subscriber.
     deliver_recorded(app);
     let change = app.pubsub.unsubscribe(topic, conn.key())?;
-    let mut topics = topics_of(conn);
-    if let Some(set) = topics.as_mut() {
-        set.remove(topic);
-        if set.is_empty() {
-            *topics = None;
-        }
-    }
+    conn.remove_topic(topic);
     Some(change)
-}
-
-pub fn is_subscribed(conn: &ConnShared, topic: &str) -> bool {
-    topics_of(conn).as_ref().is_some_and(|s| s.contains(topic))
-}
-
-pub fn topics(conn: &ConnShared) -> Vec<Arc<str>> {
-    topics_of(conn)
-        .as_ref()
-        .map(|s| s.iter().cloned().collect())
-        .unwrap_or_default()
 }
 
 /// Leaves every topic (a closing socket); returns each topic with its change.
 pub fn leave_all(app: &AppCore, conn: &Arc<ConnShared>) -> Vec<(Arc<str>, Change)> {
     deliver_recorded(app);
-    let Some(set) = topics_of(conn).take() else {
-        return Vec::new();
-    };
-    set.into_iter()
+    conn.take_topics()
+        .into_iter()
         .filter_map(|t| {
             let change = app.pubsub.unsubscribe(&t, conn.key())?;
             Some((t, change))
@@ -165,7 +139,7 @@ pub fn publish(
         return publish_now(app, topic, binary, &plain, payload, compress, except);
     }
     let mut subscribers = app.pubsub.count(topic) as u32;
-    if except.is_some_and(|e| is_subscribed(e, topic)) {
+    if except.is_some_and(|e| e.has_topic(topic)) {
         subscribers = subscribers.saturating_sub(1);
     }
     if subscribers > 0 {

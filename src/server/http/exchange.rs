@@ -11,8 +11,7 @@ use crate::protocol::http1::{
     write_continue, HttpDate, ResponseError, ResponseOptions, ResponseState, ResponseWriter,
 };
 use crate::server::app::AppCore;
-use crate::server::buffered::BufferedTable;
-use crate::server::conn::{ConnShared, DeliveryPolicy};
+use crate::server::conn::{ConnLink, ConnShared, DeliveryPolicy};
 use crate::server::events::{kind, EventQueue};
 use crate::server::stream::Stream;
 use std::cell::Cell;
@@ -270,16 +269,11 @@ pub struct HttpConn {
 }
 
 impl HttpConn {
-    pub(super) fn new(
-        stream: Stream,
-        slot: u32,
-        buffered: Arc<BufferedTable>,
-        events: Arc<EventQueue>,
-    ) -> Self {
+    pub(super) fn new(stream: Stream, slot: u32, link: Arc<ConnLink>) -> Self {
         // The delivery policy only concerns pub/sub, which never reaches HTTP sockets.
         let policy = DeliveryPolicy::new(0, false, false);
         HttpConn {
-            io: ConnShared::new(stream, buffered, slot, policy, events, None, None),
+            io: ConnShared::new(stream, link, slot, policy, None, None),
             state: Mutex::new(Exchange::new()),
         }
     }
