@@ -697,8 +697,8 @@ mod tests {
     fn conn_shared_is_small() {
         let size = std::mem::size_of::<super::ConnShared>();
         // In its Arc: the allocator's 128-byte class on Linux (a reactor socket in the
-        // stream), 160 elsewhere.
-        let limit = if cfg!(target_os = "linux") { 112 } else { 144 };
+        // stream), 192 elsewhere (a larger stream).
+        let limit = if cfg!(target_os = "linux") { 112 } else { 176 };
         assert!(size <= limit, "ConnShared is {size} bytes");
     }
 
