@@ -346,11 +346,11 @@ impl AppCore {
     }
 
     pub fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+        super::lock(&self.pending)
     }
 
     pub fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+        super::lock(&self.registry)
     }
 }
 

@@ -131,7 +131,7 @@ impl HttpState {
     }
 
     fn lock_slots(&self) -> MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+        super::lock(&self.slots)
     }
 
     /// Frees a connection's slot (its task ended or handed the socket to a WebSocket).

@@ -71,7 +71,7 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
     // Publishes made before these records go out before them.
     super::publish::deliver_recorded(app);
     let mut registry = app.lock_registry();
-    let mut scratch = app.scratch.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scratch = super::lock(&app.scratch);
     let mut w = Pending::default();
     for rec in parse(buf) {
         if let Some(opcode) = frame_opcode(rec.op) {

@@ -130,22 +130,27 @@ pub fn publish(
     stats: bool,
 ) -> PublishStats {
     let opcode = if binary { OpCode::Binary } else { OpCode::Text };
-    let mut frame = Vec::with_capacity(payload.len() + 10);
-    encode_frame(&mut frame, opcode, true, payload, None);
-    let header = (frame.len() - payload.len()) as u8;
-    let plain = Bytes::from(frame);
+    let encode = || {
+        let mut frame = Vec::with_capacity(payload.len() + 10);
+        encode_frame(&mut frame, opcode, true, payload, None);
+        let header = (frame.len() - payload.len()) as u8;
+        (Bytes::from(frame), header)
+    };
     if stats || compress {
         deliver_recorded(app);
-        return publish_now(app, topic, binary, &plain, payload, compress, except);
+        let (plain, _) = encode();
+        return publish_now(app, topic, opcode, &plain, payload, compress, except);
     }
     let mut subscribers = app.pubsub.count(topic) as u32;
     if except.is_some_and(|e| e.has_topic(topic)) {
         subscribers = subscribers.saturating_sub(1);
     }
+    // Encoded only for someone: a publish to a topic nobody else is in costs no copy.
     if subscribers > 0 {
+        let (frame, header) = encode();
         lock(&app.recorded).push(Recorded {
             topic: topic.into(),
-            frame: plain,
+            frame,
             header,
             binary,
             except: except.cloned(),
@@ -161,13 +166,12 @@ pub fn publish(
 fn publish_now(
     app: &AppCore,
     topic: &str,
-    binary: bool,
+    opcode: OpCode,
     plain: &Bytes,
     payload: &[u8],
     compress: bool,
     except: Option<&Arc<ConnShared>>,
 ) -> PublishStats {
-    let opcode = if binary { OpCode::Binary } else { OpCode::Text };
     // Compressed once, by the first subscriber that agreed permessage-deflate.
     let compressed = SharedCompressed {
         opcode,
@@ -178,6 +182,7 @@ fn publish_now(
         plain,
         compressed: compress.then_some(&compressed),
     };
+    let binary = opcode == OpCode::Binary;
     let mut stats = PublishStats::default();
     let mut dirty = lock(&app.dirty);
     app.pubsub.publish(topic, |conn| {
