@@ -69,7 +69,7 @@ pub struct AppCore {
     /// `publish.rs`): delivered together before anything else is written.
     pub recorded: Mutex<Vec<super::publish::Recorded>>,
     routes: RwLock<Vec<Route>>,
-    pub registry: Mutex<Registry>,
+    pub registry: Mutex<Registry<ConnShared>>,
     pub buffered: Arc<BufferedTable>,
     /// `events` and `buffered`, for each connection to hold through one pointer.
     link: Arc<ConnLink>,
@@ -349,7 +349,7 @@ impl AppCore {
         super::lock(&self.pending)
     }
 
-    pub fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+    pub fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry<ConnShared>> {
         super::lock(&self.registry)
     }
 }

@@ -29,9 +29,10 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-use super::buffered::{BufferedTable, MAX_CONNECTIONS};
+use super::buffered::BufferedTable;
 use super::conn::ConnLink;
 use super::events::EventQueue;
+use super::registry::Registry;
 use super::router::{ranked_matches, Pattern};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -136,7 +137,7 @@ impl HttpState {
 
     /// Frees a connection's slot (its task ended or handed the socket to a WebSocket).
     fn release(&self, slot: u32) {
-        self.lock_slots().remove(slot);
+        self.lock_slots().release(slot);
         self.buffered.set(slot, 0);
     }
 
@@ -153,38 +154,4 @@ impl HttpState {
 /// Connections serving HTTP, by slot. Only the connection task inserts and removes; the
 /// JS thread looks connections up under the lock and never keeps a clone, so the task
 /// can take its socket back for a WebSocket upgrade.
-#[derive(Default)]
-struct Slots {
-    slots: Vec<Option<Arc<HttpConn>>>,
-    free: Vec<u32>,
-}
-
-impl Slots {
-    fn insert_with(&mut self, make: impl FnOnce(u32) -> Arc<HttpConn>) -> Option<Arc<HttpConn>> {
-        let id = match self.free.pop() {
-            Some(id) => id,
-            None if self.slots.len() < MAX_CONNECTIONS => {
-                self.slots.push(None);
-                (self.slots.len() - 1) as u32
-            }
-            None => return None,
-        };
-        let conn = make(id);
-        self.slots[id as usize] = Some(conn.clone());
-        Some(conn)
-    }
-
-    fn get(&self, id: u32) -> Option<&Arc<HttpConn>> {
-        self.slots.get(id as usize).and_then(Option::as_ref)
-    }
-
-    fn remove(&mut self, id: u32) -> Option<Arc<HttpConn>> {
-        let conn = self.slots.get_mut(id as usize)?.take()?;
-        self.free.push(id);
-        Some(conn)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Arc<HttpConn>> {
-        self.slots.iter().filter_map(Option::as_ref)
-    }
-}
+type Slots = Registry<HttpConn>;

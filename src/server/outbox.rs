@@ -6,7 +6,7 @@
 //! Consecutive frames to one connection are encoded together and written with one call.
 
 use super::app::AppCore;
-use super::conn::{command, release};
+use super::conn::{command, release, ConnShared};
 use super::registry::Registry;
 use crate::protocol::frame::{
     encode_close_payload, encode_frame, encode_header, OpCode, MAX_HEADER_LEN,
@@ -167,7 +167,7 @@ struct Pending<'a> {
 }
 
 impl Pending<'_> {
-    fn write(&mut self, registry: &Registry, scratch: &mut Vec<u8>) {
+    fn write(&mut self, registry: &Registry<ConnShared>, scratch: &mut Vec<u8>) {
         let Some(id) = self.id.take() else {
             return;
         };
