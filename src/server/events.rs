@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
-pub const HEADER_LEN: usize = 12;
+pub use super::record::HEADER_LEN;
 
 /// Kinds of event records; mirrored in `lib/events.js`.
 pub mod kind {
@@ -183,18 +183,8 @@ impl Batch {
         }
     }
 
-    fn header(id: u32, kind: u8, flags: u8, extra: u16, len: usize) -> [u8; HEADER_LEN] {
-        let mut h = [0u8; HEADER_LEN];
-        h[0..4].copy_from_slice(&id.to_le_bytes());
-        h[4] = kind;
-        h[5] = flags;
-        h[6..8].copy_from_slice(&extra.to_le_bytes());
-        h[8..12].copy_from_slice(&(len as u32).to_le_bytes());
-        h
-    }
-
     pub fn push(&mut self, id: u32, kind: u8, flags: u8, extra: u16, payload: &[u8]) {
-        let header = Self::header(id, kind, flags, extra, payload.len());
+        let header = super::record::header(id, kind, flags, extra, payload.len());
         self.append(&header, payload);
     }
 
@@ -335,7 +325,7 @@ impl EventQueue {
         let mut end = 0;
         let mut large = 0;
         while let Some(h) = records.get(end..end + HEADER_LEN) {
-            let len = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
+            let len = super::record::payload_len(h);
             let next = end + HEADER_LEN + len;
             if next > dst.len() {
                 break;

@@ -15,6 +15,7 @@ pub mod pages;
 pub mod publish;
 #[cfg(target_os = "linux")]
 pub mod reactor;
+pub mod record;
 pub mod registry;
 pub mod router;
 pub mod runtime;

@@ -7,12 +7,11 @@
 
 use super::app::AppCore;
 use super::conn::{command, release, ConnShared};
+use super::record::records;
 use super::registry::Registry;
 use crate::protocol::frame::{
     encode_close_payload, encode_frame, encode_header, OpCode, MAX_HEADER_LEN,
 };
-
-pub const HEADER_LEN: usize = 12;
 
 /// Payloads at least this large are written from the flushed buffer itself (vectored,
 /// after their encoded header) instead of being copied into the frame encoding first.
@@ -42,38 +41,13 @@ fn wants_compression(opcode: OpCode, flags: u8) -> bool {
         && matches!(opcode, OpCode::Text | OpCode::Binary)
 }
 
-struct Record<'a> {
-    id: u32,
-    op: u8,
-    flags: u8,
-    code: u16,
-    payload: &'a [u8],
-}
-
-fn parse(buf: &[u8]) -> impl Iterator<Item = Record<'_>> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let h = buf.get(at..at + HEADER_LEN)?;
-        let len = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
-        let payload = buf.get(at + HEADER_LEN..at + HEADER_LEN + len)?;
-        at += HEADER_LEN + len;
-        Some(Record {
-            id: u32::from_le_bytes([h[0], h[1], h[2], h[3]]),
-            op: h[4],
-            flags: h[5],
-            code: u16::from_le_bytes([h[6], h[7]]),
-            payload,
-        })
-    })
-}
-
 pub fn dispatch(app: &AppCore, buf: &[u8]) {
     // Publishes made before these records go out before them.
     super::publish::deliver_recorded(app);
     let mut registry = app.lock_registry();
     let mut scratch = super::lock(&app.scratch);
     let mut w = Pending::default();
-    for rec in parse(buf) {
+    for rec in records(buf) {
         if let Some(opcode) = frame_opcode(rec.op) {
             if wants_compression(opcode, rec.flags) {
                 w.write(&registry, &mut scratch);
@@ -106,7 +80,7 @@ pub fn dispatch(app: &AppCore, buf: &[u8]) {
             op::END => {
                 if let Some(conn) = registry.get(rec.id) {
                     let mut payload = [0u8; 125];
-                    let n = encode_close_payload(rec.code, rec.payload, &mut payload);
+                    let n = encode_close_payload(rec.extra, rec.payload, &mut payload);
                     encode_frame(&mut scratch, OpCode::Close, true, &payload[..n], None);
                     conn.write(&scratch, true);
                     scratch.clear();

@@ -18,8 +18,6 @@ use std::cell::Cell;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub const HEADER_LEN: usize = 12;
-
 /// Record kinds from JS.
 pub mod op {
     /// `res.writeStatus(status)`: data = the status text.
@@ -316,14 +314,9 @@ struct Record<'a> {
 }
 
 fn parse(buf: &[u8]) -> impl Iterator<Item = Record<'_>> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let h = buf.get(at..at + HEADER_LEN)?;
-        let len = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
-        let payload = buf.get(at + HEADER_LEN..at + HEADER_LEN + len)?;
-        at += HEADER_LEN + len;
-        let op = h[4];
-        let flags = h[5];
+    // A record too short for its fields ends the buffer, as a truncated one does.
+    crate::server::record::records(buf).map_while(|r| {
+        let (op, flags, payload) = (r.op, r.flags, r.payload);
         let serial = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?);
         let sized =
             op == op::TRY_END || (op == op::END_WITHOUT_BODY && flags & FLAG_HAS_LENGTH != 0);
@@ -334,7 +327,7 @@ fn parse(buf: &[u8]) -> impl Iterator<Item = Record<'_>> {
             (0, &payload[4..])
         };
         Some(Record {
-            slot: u32::from_le_bytes([h[0], h[1], h[2], h[3]]),
+            slot: r.id,
             op,
             flags,
             serial,

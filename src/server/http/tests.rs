@@ -1,11 +1,11 @@
-use super::exchange::HEADER_LEN;
 use super::request::{asks_for_websocket, encode, upgrade_request};
 use super::*;
 use crate::protocol::handshake::HandshakeError;
 use crate::protocol::http1::{RequestHead, RequestParser};
 use crate::server::app::AppCore;
-use crate::server::events::{kind, Waker, HEADER_LEN as EVENT_HEADER};
+use crate::server::events::{kind, Waker};
 use crate::server::publish::PubSub;
+use crate::server::record::HEADER_LEN;
 use crate::server::stream::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -123,20 +123,14 @@ struct Event {
 
 fn events(app: &AppCore) -> Vec<Event> {
     let batch = app.events.take();
-    let b = &batch.records;
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + EVENT_HEADER <= b.len() {
-        let len = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push(Event {
-            id: u32::from_le_bytes(b[at..at + 4].try_into().unwrap()),
-            kind: b[at + 4],
-            flags: b[at + 5],
-            payload: b[at + EVENT_HEADER..at + EVENT_HEADER + len].to_vec(),
-        });
-        at += EVENT_HEADER + len;
-    }
-    out
+    crate::server::record::records(&batch.records)
+        .map(|r| Event {
+            id: r.id,
+            kind: r.op,
+            flags: r.flags,
+            payload: r.payload.to_vec(),
+        })
+        .collect()
 }
 
 async fn next_events(app: &AppCore) -> Vec<Event> {
