@@ -130,6 +130,7 @@ impl AppCore {
     pub fn new(waker: Box<dyn Waker>, pubsub: Arc<PubSub>) -> Arc<AppCore> {
         let events = Arc::new(EventQueue::new(waker));
         let buffered = Arc::new(BufferedTable::new());
+        let http = super::http::HttpState::new(events.clone());
         Arc::new(AppCore {
             link: ConnLink::new(events.clone(), buffered.clone()),
             events,
@@ -147,7 +148,7 @@ impl AppCore {
             orphaned: AtomicBool::new(false),
             max_connections: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
-            http: super::http::HttpState::default(),
+            http,
             tls: std::sync::OnceLock::new(),
             runtime: std::sync::OnceLock::new(),
             #[cfg(target_os = "linux")]

@@ -62,29 +62,27 @@ pub struct HttpState {
     slots: Mutex<Slots>,
     /// Bytes queued per slot, read by JS through an external Uint32Array.
     pub buffered: Arc<BufferedTable>,
-    /// Shared by the HTTP connections, made with the first.
-    link: std::sync::OnceLock<Arc<ConnLink>>,
+    /// Shared by the HTTP connections: the App's event queue and `buffered`.
+    link: Arc<ConnLink>,
     serial: AtomicU32,
 }
 
-impl Default for HttpState {
-    fn default() -> Self {
+impl HttpState {
+    /// `events`: the App's event queue.
+    pub fn new(events: Arc<EventQueue>) -> Self {
+        let buffered = Arc::new(BufferedTable::new());
         HttpState {
             routes: RwLock::new(Vec::new()),
             slots: Mutex::new(Slots::default()),
-            buffered: Arc::new(BufferedTable::new()),
-            link: std::sync::OnceLock::new(),
+            link: ConnLink::new(events, buffered.clone()),
+            buffered,
             serial: AtomicU32::new(0),
         }
     }
-}
 
-impl HttpState {
-    /// What the App's HTTP connections share (`events`: the App's event queue).
-    pub fn link(&self, events: &Arc<EventQueue>) -> Arc<ConnLink> {
-        self.link
-            .get_or_init(|| ConnLink::new(events.clone(), self.buffered.clone()))
-            .clone()
+    /// What the App's HTTP connections share.
+    pub fn link(&self) -> Arc<ConnLink> {
+        self.link.clone()
     }
 
     /// Registers a route for `method` (as sent, e.g. "GET"; None for any); returns its

@@ -250,7 +250,7 @@ impl<'a> Task<'a> {
         let mut stream = Some(stream);
         let conn = http.lock_slots().insert_with(|slot| {
             let stream = stream.take().expect("called once");
-            Arc::new(HttpConn::new(stream, slot, http.link(&self.app.events)))
+            Arc::new(HttpConn::new(stream, slot, http.link()))
         });
         match conn {
             Some(conn) => {

@@ -17,9 +17,16 @@ fn head(text: &str) -> RequestHead {
         .0
 }
 
+/// Routes only: no connection ever uses the event queue.
+fn http_state() -> HttpState {
+    HttpState::new(Arc::new(crate::server::events::EventQueue::new(Box::new(
+        NoWake,
+    ))))
+}
+
 #[test]
 fn method_routes_come_before_any_routes_each_most_specific_first() {
-    let http = HttpState::default();
+    let http = http_state();
     let any_all = http.add_route(None, "/*");
     let get_param = http.add_route(Some("GET"), "/a/:x");
     let any_static = http.add_route(None, "/a/b");
@@ -44,7 +51,7 @@ fn method_routes_come_before_any_routes_each_most_specific_first() {
 
 #[test]
 fn no_routes_no_candidates() {
-    assert!(HttpState::default().candidates("GET", "/").is_empty());
+    assert!(http_state().candidates("GET", "/").is_empty());
 }
 
 const UPGRADE: &str = "GET /chat?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
