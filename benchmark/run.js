@@ -18,6 +18,9 @@
 //                   (and a close handler that removes it), as a chat server does
 //   --compare N=DIR also run the rsws build in checkout DIR as server N (A/B runs; add N
 //                   to --servers when that is given)
+//   --node PATH     run the servers with this Node binary (default: the one running this
+//                   script). uWS.js (uws-pack 20) has binaries for Node 18-22 only: on a
+//                   later Node its columns read "skip"; pass a Node 22 here to compare
 //   --out FILE      JSON results (default benchmark/results/latest.json)
 //
 // Each run starts the server as its own process; servers alternate run by run
@@ -37,7 +40,7 @@ const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'rsws-loadgen')
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { runs: 3, secs: 1.5, warmup: 0.3, window: 64, memWarmup: 0, memTraffic: 0, memTrack: false, quick: false, only: null, servers: null, out: null }
+  const o = { runs: 3, secs: 1.5, warmup: 0.3, window: 64, memWarmup: 0, memTraffic: 0, memTrack: false, quick: false, only: null, servers: null, out: null, node: process.execPath }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => {
@@ -55,13 +58,15 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = next().split(',')
     else if (a === '--servers') o.servers = next().split(',')
     else if (a === '--out') o.out = next()
+    else if (a === '--node') o.node = path.resolve(next())
     else if (a === '--compare') {
       const [name, dir] = next().split('=')
       if (!name || !dir || SERVERS[name]) throw new Error(`--compare needs NEW_NAME=DIR, got ${argv[i]}`)
       SERVERS[name] = { label: name, file: path.resolve(dir, 'benchmark', 'servers', 'rsws.js') }
     }
     else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 22).join('\n'))
+      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1)
+      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).join('\n'))
       process.exit(0)
     } else throw new Error(`unknown option ${a}`)
   }
@@ -164,9 +169,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 // ------------------------------------------------------------------ processes
 
 /** Starts a server; resolves { proc, port } on READY, or { unsupported } / throws. */
-function startServer(name, mode) {
+function startServer(name, mode, node) {
   const file = path.resolve(__dirname, 'servers', SERVERS[name].file)
-  const proc = spawn(process.execPath, [file, '0', mode], {
+  const proc = spawn(node, [file, '0', mode], {
     cwd: ROOT,
     env: { ...process.env, ...SERVERS[name].env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -250,7 +255,7 @@ async function runOnce(sc, name, o) {
   // every server makes its JS WebSocket when a connection opens (rsws makes it on the
   // first event otherwise).
   const mode = sc.kind === 'fanout' ? 'fanout' : OPEN_MODES[sc.open] ?? 'echo'
-  const srv = await startServer(name, mode)
+  const srv = await startServer(name, mode, o.node)
   if (srv.unsupported) {
     await stopServer(srv.proc)
     return { skipped: srv.unsupported }
@@ -496,6 +501,38 @@ function renderTables(scs, summary, names) {
 
 // ------------------------------------------------------------------ main
 
+/** Version and module ABI of the Node binary that runs the servers. */
+function nodeInfo(node) {
+  const r = spawnSync(node, ['-p', "process.version + ' ' + process.versions.modules"], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`--node ${node} does not run: ${r.error?.message ?? r.stderr}`)
+  const [version, abi] = r.stdout.trim().split(' ')
+  return { version, abi }
+}
+
+/**
+ * Why uWS.js cannot run on `node` (uws-pack ships one binary per Node ABI), or null when
+ * it loads. Checked once, so a Node it has no binary for skips its columns with one line
+ * instead of failing every run.
+ */
+function uwsUnavailable(node, { version, abi }) {
+  const r = spawnSync(node, ['--input-type=module', '-e', "await import('uws-pack')"], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 15000,
+  })
+  if (r.status === 0) return null
+  let shipped = []
+  try {
+    const bin = path.join(ROOT, 'node_modules', 'uws-pack', 'dist', 'bin')
+    const prefix = `uws_${process.platform}_${process.arch}_`
+    shipped = fs.readdirSync(bin).filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length, -'.node'.length))
+  } catch {}
+  const why = (r.stderr || r.error?.message || '').split('\n').find((l) => /Error/.test(l)) ?? `exit ${r.status}`
+  return shipped.length && !shipped.includes(abi)
+    ? `uws-pack has no binary for Node ${version} (ABI ${abi}; it ships ABIs ${shipped.join(', ')}); run with --node and a Node 20 or 22 to compare`
+    : `uws-pack does not load on Node ${version}: ${why.trim()}`
+}
+
 function buildLoadgen() {
   const r = spawnSync('cargo', ['build', '--release', '--quiet', '--manifest-path', path.join(LOADGEN_DIR, 'Cargo.toml')], {
     stdio: 'inherit',
@@ -513,10 +550,18 @@ async function main() {
   if (o.only) scs = scs.filter((s) => o.only.includes(s.kind))
   if (!scs.length) throw new Error('no scenario selected')
   buildLoadgen()
+  const node = nodeInfo(o.node)
+  const unavailable = {}
+  if (names.includes('uws')) {
+    const why = uwsUnavailable(o.node, node)
+    if (why) {
+      unavailable.uws = why
+    }
+  }
 
   const meta = {
     date: new Date().toISOString(),
-    node: process.version,
+    node: node.version,
     cpus: require('os').cpus().length,
     cpu_model: require('os').cpus()[0]?.model,
     loadavg_start: require('os').loadavg(),
@@ -524,6 +569,7 @@ async function main() {
   }
   console.log(`rsws benchmark: ${scs.length} scenarios × ${names.length} servers × ${o.runs} runs, ` +
     `${o.secs} s measured + ${o.warmup} s warm-up per echo/fan-out run; ${meta.cpus} CPUs, node ${meta.node}`)
+  for (const [n, why] of Object.entries(unavailable)) console.log(`${SERVERS[n].label} skipped: ${why}`)
   const t0 = Date.now()
   const results = {}
   for (const sc of scs) {
@@ -531,6 +577,7 @@ async function main() {
     for (let run = 0; run < o.runs; run++) {
       for (const n of names) {
         const list = (results[sc.name][n] ||= [])
+        if (unavailable[n] && !list.length) list.push({ skipped: unavailable[n], run })
         if (list.some((r) => r.skipped)) continue
         let r
         try {
