@@ -382,6 +382,56 @@ test('large messages from several connections in one batch go to the right socke
   }
 })
 
+test('app.close() from a message handler closes every socket, also those whose OPEN comes later in the batch', T, async () => {
+  // The route has no open handler, so each socket's OPEN record comes with its first
+  // message: most are still ahead in the batch when the first handler closes the App.
+  const seen = new Map() // ws -> fills of the large messages it got
+  const closes = []
+  let broken = 0
+  let closing = false
+  const s = startServer({
+    '/*': {
+      maxPayloadLength: 1024 * 1024,
+      maxBackpressure: BIG_BACKPRESSURE,
+      message: (ws, msg) => {
+        const bytes = new Uint8Array(msg)
+        if (bytes.some((b) => b !== bytes[0])) broken++
+        if (!seen.has(ws)) seen.set(ws, [])
+        seen.get(ws).push(bytes[0])
+        if (!closing) {
+          closing = true
+          // Let the I/O threads queue more, then take the rest of the queue from inside
+          // this batch: its large payloads come with a handle of their own.
+          const until = Date.now() + 30
+          while (Date.now() < until);
+          s.app.close()
+        }
+      },
+      close: (ws, code) => closes.push(code),
+    },
+  })
+  const clients = []
+  try {
+    for (let i = 0; i < 6; i++) clients.push(await openClient(s.url()))
+    const closed = clients.map((c) => new Promise((r) => c.once('close', r)))
+    clients.forEach((c, i) => {
+      for (let k = 0; k < 3; k++) c.send(Buffer.alloc(40 * 1024 + k, i * 16 + k))
+    })
+    await withTimeout(Promise.all(closed), 5000, 'every socket closed by app.close()')
+    assert.deepEqual(closes, Array(6).fill(1006), 'every close handler ran, with 1006')
+    assert.equal(broken, 0, 'every message whole')
+    assert.ok(seen.size >= 1)
+    for (const fills of seen.values()) {
+      assert.equal(new Set(fills.map((f) => f >> 4)).size, 1, `one client's messages per socket: ${fills}`)
+      const ks = fills.map((f) => f & 15)
+      assert.deepEqual(ks, [...ks].sort(), `in order: ${fills}`)
+    }
+  } finally {
+    closeAll(clients)
+    s.close()
+  }
+})
+
 test('send() statuses: 1 when written, 0 when the socket did not take it all, 2 dropped past maxBackpressure (default 64 KiB)', T, async () => {
   // As uWS.js: the status says what the socket took, so the big message must be larger
   // than loopback's socket buffers (a few MiB) to be left partly queued.

@@ -424,8 +424,8 @@ test('the native methods themselves throw JS Errors on wrong argument types (nev
   app.installFastCalls(app)
   const fast = Object.keys(app).filter((n) => typeof app[n] === 'function')
   assert.deepEqual(fast.sort(), [
-    'flush', 'httpFlush', 'isSubscribed', 'leaveAll', 'publish', 'publishText', 'sendDirect', 'subscribe', 'takeInto',
-    'takeLarge', 'unsubscribe',
+    'flush', 'httpFlush', 'isSubscribed', 'largeMessage', 'leaveAll', 'publish', 'publishText', 'releaseLarge', 'sendDirect',
+    'subscribe', 'takeInto', 'takeLarge', 'unsubscribe',
   ])
   assert.throws(() => app.flush('x'), { name: 'TypeError', message: 'expected a Uint8Array' })
   assert.throws(() => app.sendDirect('1', 2, 0, new Uint8Array(1)), { name: 'TypeError', message: 'expected a number' })
@@ -442,9 +442,13 @@ test('the native methods themselves throw JS Errors on wrong argument types (nev
   assert.throws(() => app.leaveAll('1'), { name: 'TypeError', message: 'expected a number' })
   assert.equal(app.httpFlush(new Uint8Array(0)), undefined)
   assert.throws(() => app.httpFlush([]), { name: 'TypeError', message: 'expected a Uint8Array' })
-  assert.deepEqual(app.takeLarge(), [])
-  assert.deepEqual(app.takeLarge([new ArrayBuffer(8)]), [])
-  assert.throws(() => app.takeLarge([new Uint8Array(8)]), { name: 'TypeError', message: 'expected an array of ArrayBuffers' })
+  assert.equal(app.takeLarge(), -1, 'no batch taken: no large payloads to hold')
+  assert.throws(() => app.largeMessage(0, 0), { name: 'Error', message: 'no such large message' })
+  assert.throws(() => app.largeMessage(0, 0, new ArrayBuffer(8)), { name: 'Error', message: 'no such large message' })
+  assert.throws(() => app.largeMessage(0, 0, new Uint8Array(8)), { name: 'TypeError', message: 'expected an ArrayBuffer' })
+  assert.throws(() => app.largeMessage('0', 0), { name: 'TypeError', message: 'expected a number' })
+  assert.equal(app.releaseLarge(3), undefined)
+  assert.throws(() => app.releaseLarge('3'), { name: 'TypeError', message: 'expected a number' })
   // listen and listenUnix are left out: with some of these values they would bind.
   const names = Object.getOwnPropertyNames(native.NativeApp.prototype)
     .filter((n) => n !== 'constructor' && !n.startsWith('__') && n !== 'listen' && n !== 'listenUnix')

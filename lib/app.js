@@ -75,7 +75,7 @@ function copyOut(ab, at, len) {
 /** `detachMessages` needs `ArrayBuffer.prototype.transfer` (Node 22 and later). */
 const CAN_DETACH = typeof ArrayBuffer.prototype.transfer === 'function'
 /** Buffers kept for reuse by routes with `detachMessages`: at most this many lengths of
- * small messages, and this many large ones (handed back to `takeLarge`). */
+ * small messages, and this many large ones (filled by `largeMessage`). */
 const POOL_LENGTHS = 32
 const POOL_LARGE = 256
 const POOL_LARGE_BYTES = 4 * 1024 * 1024
@@ -120,21 +120,25 @@ class TemplatedApp {
       throw new TypeError('options.maxConnections must be a non-negative integer (0 = no limit)')
     }
     this._native = new NativeApp(wakeCallback(this), ioThreads, options.pubsub, maxConnections)
-    // takeInto, takeLarge, flush, sendDirect, publish, publishText, subscribe, unsubscribe,
-    // isSubscribed, leaveAll and httpFlush: plain N-API functions, as own properties (a
+    // takeInto, takeLarge, largeMessage, releaseLarge, flush, sendDirect, publish,
+    // publishText, subscribe, unsubscribe, isSubscribed, leaveAll and httpFlush: plain
+    // N-API functions, as own properties (a
     // generated method costs about 0.45 µs more per call).
     this._native.installFastCalls(this._native)
     /** Event batches up to this size are copied here (see `_onWake`). */
     this._inbox = Buffer.allocUnsafe(INBOX)
-    /** Detached messages' memory, reused (`detachMessages`): small ones by length, large
-     * ones handed to `takeLarge`, which fills those of the right length. */
+    /** Detached messages' memory, reused (`detachMessages`): small ones by length (one
+     * each), large ones by length (a stack each, filled by `largeMessage`). */
     this._pool = new Map()
-    this._spares = []
+    this._spares = new Map()
+    this._spareCount = 0
     this._spareBytes = 0
     /** Native buffers the I/O threads write event records into: a batch that fits in one
      * is dispatched from it in place, valid until the next takeInto/take. */
     this._slabs = this._native.inboxSlabs().map((ab) => Buffer.from(ab))
     this._dispatching = 0
+    /** See `_whileDispatching`. */
+    this._lateOpen = undefined
     this._out = new Outbox(this._native)
     /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
     this._bufferedView = new Uint32Array(this._native.bufferedView())
@@ -248,6 +252,7 @@ class TemplatedApp {
   /** uWS.js v20 semantics: stop listening and drop every connection now (no close
    * frame); each socket's close handler runs before this returns, with code 1006. */
   close() {
+    this._whileDispatching((ws) => ws.close())
     this._stopAccepting('')
     if (this._http) this._http.close(false)
     for (const ws of this._sockets) if (ws !== undefined && !isClosed(ws)) ws.close()
@@ -274,8 +279,17 @@ class TemplatedApp {
       if (!isClosed(ws)) ws.end(code, reason)
     }
     this._out.flush()
+    let resolved = false
+    this._whileDispatching((ws) => {
+      if (!resolved) {
+        waiting.add(idOf(ws))
+        result.sockets++
+      }
+      ws.end(code, reason)
+    })
     return new Promise((resolve) => {
       const done = () => {
+        resolved = true
         clearTimeout(timer)
         this._closeWaiters.delete(onClose)
         resolve(result)
@@ -296,6 +310,13 @@ class TemplatedApp {
       this._closeWaiters.add(onClose)
       if (waiting.size === 0) done()
     })
+  }
+
+  /** Called from a handler: sockets whose OPEN record comes later in the batches being
+   * dispatched were not among `_sockets` when the App closed; each gets `then` right
+   * after its `open` handler (so every `close` still follows an `open`). */
+  _whileDispatching(then) {
+    if (this._dispatching > 0) this._lateOpen = then
   }
 
   _closeListener(token) {
@@ -441,7 +462,7 @@ class TemplatedApp {
     if (this._dispatching) {
       // Called from a handler while the inbox is in use: the queue as a buffer of its own.
       const b = this._native.take()
-      if (b.length > 0) this._dispatch(b, this._takeLarge())
+      if (b.length > 0) this._dispatch(b, this._native.takeLarge())
       return
     }
     // The queue comes in pieces: a slab the I/O threads filled (read in place), or as
@@ -455,9 +476,9 @@ class TemplatedApp {
       // Otherwise the records are in the inbox (place 0) or in place in a slab.
       const place = (r >>> 2) & 3
       const b = r < 0 ? this._native.take() : (place === 0 ? this._inbox : this._slabs[place - 1]).subarray(0, r >>> 4)
-      // Large payloads are fetched now: a handler may take the next batch (and with it
-      // the native side's list of large payloads) before this one is done.
-      const large = r < 0 || (r & 2) !== 0 ? this._takeLarge() : null
+      // A handle on the large payloads, taken now: a handler may take the next batch
+      // (and with it the native side's list of large payloads) before this one is done.
+      const large = r < 0 || (r & 2) !== 0 ? this._native.takeLarge() : -1
       if (b.length > 0) this._dispatch(b, large)
       if (r < 0 || (r & 1) === 0) return
       budget -= b.length
@@ -469,22 +490,16 @@ class TemplatedApp {
     }
   }
 
-  /** The large payloads of the batch just taken, in spare buffers where lengths match. */
-  _takeLarge() {
-    const spares = this._spares
-    if (spares.length === 0) return this._native.takeLarge()
-    const large = this._native.takeLarge(spares)
-    // The spares Rust did not fill stay for the next batch.
-    let kept = 0
-    let bytes = 0
-    for (const spare of spares) {
-      if (large.includes(spare)) continue
-      spares[kept++] = spare
-      bytes += spare.byteLength
-    }
-    spares.length = kept
-    this._spareBytes = bytes
-    return large
+  /** Large payload `index` of a batch (`large`: its `takeLarge` handle), `len` bytes, in
+   * a kept buffer of that length if `detach` and there is one. Made right before its
+   * handler runs, so that a send reads it from the cache. */
+  _largeMessage(large, index, len, detach) {
+    const kept = detach ? this._spares.get(len) : undefined
+    if (kept === undefined || kept.length === 0) return this._native.largeMessage(large, index)
+    const spare = kept.pop()
+    this._spareCount--
+    this._spareBytes -= len
+    return this._native.largeMessage(large, index, spare)
   }
 
   /** A small message copied into a kept buffer of its length, or a new one
@@ -499,7 +514,7 @@ class TemplatedApp {
   }
 
   /** Calls a `detachMessages` route's handler with `message`, then detaches it and keeps
-   * its memory for a later message (`large`: for `takeLarge`). */
+   * its memory for a later message (`large`: for `largeMessage`). */
   _detached(handler, ws, message, isBinary, large) {
     try {
       handler(ws, message, isBinary)
@@ -512,9 +527,20 @@ class TemplatedApp {
   /** Keeps a detached message's memory, within the pools' bounds. */
   _keep(kept, large) {
     if (large) {
-      if (this._spares.length < POOL_LARGE && this._spareBytes + kept.byteLength <= POOL_LARGE_BYTES) {
-        this._spares.push(kept)
-        this._spareBytes += kept.byteLength
+      const len = kept.byteLength
+      if (this._spareCount < POOL_LARGE && this._spareBytes + len <= POOL_LARGE_BYTES) {
+        const stack = this._spares.get(len)
+        if (stack !== undefined) stack.push(kept)
+        else {
+          // Lengths whose buffers were all taken keep their (empty) stack until there
+          // are this many lengths.
+          if (this._spares.size >= POOL_LARGE) {
+            for (const [n, list] of this._spares) if (list.length === 0) this._spares.delete(n)
+          }
+          this._spares.set(len, [kept])
+        }
+        this._spareCount++
+        this._spareBytes += len
       }
     } else if (this._pool.size < POOL_LENGTHS || this._pool.has(kept.byteLength)) {
       this._pool.set(kept.byteLength, kept)
@@ -522,7 +548,7 @@ class TemplatedApp {
   }
 
   /** Runs the handlers of a buffer of event records; `large`: the payloads of its
-   * MESSAGE_LARGE records, in order. */
+   * MESSAGE_LARGE records (a `takeLarge` handle, -1: none), given back when done. */
   _dispatch(b, large) {
     this._dispatching++
     const ab = b.buffer
@@ -542,19 +568,21 @@ class TemplatedApp {
           switch (kind) {
             case MESSAGE:
             case MESSAGE_LARGE: {
-              // Every MESSAGE_LARGE record takes its payload, also when nobody gets it.
-              const big = kind === MESSAGE_LARGE ? large[nextLarge++] : null
+              // Every MESSAGE_LARGE record has the next large payload, also when nobody
+              // gets it (freed with the handle).
+              const index = kind === MESSAGE_LARGE ? nextLarge++ : -1
               const ws = this._sockets[id]
               if (ws === undefined || isClosed(ws)) break
               const route = routeOf(ws)
               const handler = route.behavior.message
               if (!handler) break
               const isBinary = (flags & 1) !== 0
-              if (route.detachMessages) {
-                this._detached(handler, ws, big ?? this._pooledCopy(b, start, len), isBinary, big !== null)
-              } else {
-                handler(ws, big ?? copyOut(ab, base + start, len), isBinary)
-              }
+              const detach = route.detachMessages
+              let message
+              if (index >= 0) message = this._largeMessage(large, index, u32(b, start), detach)
+              else message = detach ? this._pooledCopy(b, start, len) : copyOut(ab, base + start, len)
+              if (detach) this._detached(handler, ws, message, isBinary, index >= 0)
+              else handler(ws, message, isBinary)
               break
             }
             case OPEN: {
@@ -571,6 +599,7 @@ class TemplatedApp {
               this._retain()
               const handler = route.behavior.open
               if (handler) handler(ws)
+              if (this._lateOpen !== undefined && !isClosed(ws)) this._lateOpen(ws)
               break
             }
             case CLOSE: {
@@ -632,8 +661,9 @@ class TemplatedApp {
         }
       }
     } finally {
-      this._dispatching--
+      if (--this._dispatching === 0) this._lateOpen = undefined
       this._out.release()
+      if (large >= 0) this._native.releaseLarge(large)
     }
   }
 }

@@ -69,9 +69,9 @@ unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut
     drop(unsafe { Rc::from_raw(data as *const JsSide) });
 }
 
-/// Puts the fast functions on `target`: `takeInto`, `takeLarge`, `flush`, `sendDirect`,
-/// `publish`, `publishText`, `subscribe`, `unsubscribe`, `isSubscribed`, `leaveAll`,
-/// `httpFlush`.
+/// Puts the fast functions on `target`: `takeInto`, `takeLarge`, `largeMessage`,
+/// `releaseLarge`, `flush`, `sendDirect`, `publish`, `publishText`, `subscribe`,
+/// `unsubscribe`, `isSubscribed`, `leaveAll`, `httpFlush`.
 ///
 /// # Safety
 /// `env` and `target` must be valid for the current call from JS.
@@ -79,6 +79,8 @@ pub unsafe fn install(env: sys::napi_env, target: Value, state: &Rc<JsSide>) -> 
     unsafe {
         define(env, target, c"takeInto", take_into, state)
             && define(env, target, c"takeLarge", take_large, state)
+            && define(env, target, c"largeMessage", large_message, state)
+            && define(env, target, c"releaseLarge", release_large, state)
             && define(env, target, c"flush", flush, state)
             && define(env, target, c"sendDirect", send_direct, state)
             && define(env, target, c"publish", publish, state)
@@ -240,8 +242,26 @@ unsafe extern "C" fn take_into(env: sys::napi_env, info: sys::napi_callback_info
     }
 }
 
-/// `takeLarge(spares?)`: the payloads of the MESSAGE_LARGE records of the last batch
-/// taken, in order, each in an ArrayBuffer of its own.
+/// `takeLarge()`: a handle (0 or more) on the payloads of the MESSAGE_LARGE records of
+/// the last batch taken, or -1 when it has none. JS takes each payload with
+/// `largeMessage` right before its handler runs, and gives the handle back with
+/// `releaseLarge` once the batch is dispatched. A handle, not the payloads themselves: a
+/// handler may take the next batch while this one is being dispatched.
+unsafe extern "C" fn take_large(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+    unsafe {
+        call::<0>(env, info, |env, _, js| {
+            Ok(number(env, js.hold_large() as f64))
+        })
+    }
+}
+
+/// `largeMessage(handle, index, spare?)`: payload `index` of a `takeLarge` handle, in an
+/// ArrayBuffer of its own; the payload's memory is freed at once.
+///
+/// Made one at a time, just before the handler gets it, rather than the whole batch's
+/// at once: the handler's `send` then reads bytes still in the cache. With hundreds of
+/// 16 KiB messages in a batch, every one of them was out of the L2 cache again by the
+/// time its send copied it (benchmark/RESULTS.md, "Large messages made one at a time").
 ///
 /// Copied into ArrayBuffers of V8's own rather than lent as external ones. V8 frees its
 /// own in the next scavenge; external ones were freed only by full collections (measured
@@ -249,80 +269,63 @@ unsafe extern "C" fn take_into(env: sys::napi_env, info: sys::napi_callback_info
 /// scavenge, with 1.6x the peak RSS). The copy costs less than those collections
 /// (benchmark/RESULTS.md, "Large messages").
 ///
-/// `spares`: ArrayBuffers JS kept from detached messages (`detachMessages`), which
-/// nothing else references. A payload of a spare's exact length is copied into it
-/// instead of into new memory: warm, and no allocation.
-unsafe extern "C" fn take_large(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+/// `spare`: an ArrayBuffer JS kept from a detached message (`detachMessages`), which
+/// nothing else references. A payload of its exact length is copied into it instead of
+/// into new memory: warm, and no allocation.
+unsafe extern "C" fn large_message(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
     unsafe {
-        call::<1>(env, info, |env, args, js| {
-            let mut spares = spare_buffers(env, args[0])?;
-            let large = js.large.take();
-            let mut out = ptr::null_mut();
-            if sys::napi_create_array_with_length(env, large.len(), &mut out)
-                != sys::Status::napi_ok
-            {
-                return Err(Fail::Napi(c"failed to create an array"));
+        call::<3>(env, info, |env, args, js| {
+            let (handle, index) = (uint(env, args[0])?, uint(env, args[1])?);
+            let spare = match is_undefined(env, args[2]) {
+                true => None,
+                false => Some(spare_buffer(env, args[2])?),
+            };
+            let payload = js
+                .large_payload(handle, index)
+                .ok_or(Fail::Napi(c"no such large message"))?;
+            match spare {
+                Some(spare) if spare.len == payload.len() => {
+                    // SAFETY: a spare's bytes; only JS's pool held it, and JS waits for
+                    // this call.
+                    std::slice::from_raw_parts_mut(spare.data, spare.len).copy_from_slice(&payload);
+                    Ok(spare.buffer)
+                }
+                _ => copy_uninit(env, &payload),
             }
-            for (i, payload) in large.iter().enumerate() {
-                let buffer = match spares.iter().position(|s| s.len == payload.len()) {
-                    Some(at) => {
-                        let spare = spares.swap_remove(at);
-                        // SAFETY: a spare's bytes; only JS's pool held it, and JS waits
-                        // for this call.
-                        std::slice::from_raw_parts_mut(spare.data, spare.len)
-                            .copy_from_slice(payload);
-                        spare.buffer
-                    }
-                    None => copy_uninit(env, payload)?,
-                };
-                sys::napi_set_element(env, out, i as u32, buffer);
-            }
-            Ok(out)
         })
     }
 }
 
-/// An ArrayBuffer JS lends `takeLarge` to fill, and its bytes.
+/// `releaseLarge(handle)`: the batch is dispatched; payloads nobody took are freed.
+unsafe extern "C" fn release_large(env: sys::napi_env, info: sys::napi_callback_info) -> Value {
+    unsafe {
+        call::<1>(env, info, |env, args, js| {
+            js.release_large(uint(env, args[0])?);
+            Ok(undefined(env))
+        })
+    }
+}
+
+/// An ArrayBuffer JS lends `largeMessage` to fill, and its bytes.
 struct Spare {
     buffer: Value,
     data: *mut u8,
     len: usize,
 }
 
-/// The ArrayBuffers of an optional array, with their bytes.
-unsafe fn spare_buffers(env: sys::napi_env, v: Value) -> Result<Vec<Spare>, Fail> {
-    let bad = || Fail::Arg(c"expected an array of ArrayBuffers");
-    let mut kind = 0;
-    if unsafe { sys::napi_typeof(env, v, &mut kind) } != sys::Status::napi_ok {
-        return Err(bad());
+unsafe fn spare_buffer(env: sys::napi_env, buffer: Value) -> Result<Spare, Fail> {
+    let mut data = ptr::null_mut();
+    let mut len = 0;
+    let ok = unsafe { sys::napi_get_arraybuffer_info(env, buffer, &mut data, &mut len) }
+        == sys::Status::napi_ok;
+    match ok && (len == 0 || !data.is_null()) {
+        true => Ok(Spare {
+            buffer,
+            data: data as *mut u8,
+            len,
+        }),
+        false => Err(Fail::Arg(c"expected an ArrayBuffer")),
     }
-    if kind == sys::ValueType::napi_undefined {
-        return Ok(Vec::new());
-    }
-    let mut n = 0;
-    if unsafe { sys::napi_get_array_length(env, v, &mut n) } != sys::Status::napi_ok {
-        return Err(bad());
-    }
-    (0..n)
-        .map(|i| {
-            let mut buffer = ptr::null_mut();
-            let mut data = ptr::null_mut();
-            let mut len = 0;
-            let ok = unsafe {
-                sys::napi_get_element(env, v, i, &mut buffer) == sys::Status::napi_ok
-                    && sys::napi_get_arraybuffer_info(env, buffer, &mut data, &mut len)
-                        == sys::Status::napi_ok
-            };
-            match ok && (len == 0 || !data.is_null()) {
-                true => Ok(Spare {
-                    buffer,
-                    data: data as *mut u8,
-                    len,
-                }),
-                false => Err(bad()),
-            }
-        })
-        .collect()
 }
 
 /// `bytes` in a new ArrayBuffer of V8's own, written once. `napi_create_arraybuffer`

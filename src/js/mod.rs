@@ -15,7 +15,7 @@ use crate::server::slabs::SLAB_LEN;
 use crate::server::upgrade::Decision;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,9 @@ pub(crate) struct JsSide {
     core: Arc<AppCore>,
     /// Large payloads of the batch last taken, until JS asks for them.
     large: Cell<Vec<Vec<u8>>>,
+    /// Large payloads of batches JS is dispatching, by handle (`takeLarge`): usually
+    /// one, more while a handler takes the next batch.
+    held: RefCell<Vec<Option<Vec<Vec<u8>>>>>,
     last_publish: Cell<PublishStats>,
 }
 
@@ -53,6 +56,42 @@ impl JsSide {
                 (t.len as i64) * 16 + place * 4 + (has_large as i64) * 2 + t.more as i64
             }
             None => -1,
+        }
+    }
+
+    /// Holds the last batch's large payloads under a handle for JS, or -1 if it had none.
+    fn hold_large(&self) -> i64 {
+        let large = self.large.take();
+        if large.is_empty() {
+            return -1;
+        }
+        let mut held = self.held.borrow_mut();
+        let at = match held.iter().position(Option::is_none) {
+            Some(at) => at,
+            None => {
+                held.push(None);
+                held.len() - 1
+            }
+        };
+        held[at] = Some(large);
+        at as i64
+    }
+
+    /// Takes payload `index` of handle `handle` (each can be taken once).
+    fn large_payload(&self, handle: u32, index: u32) -> Option<Vec<u8>> {
+        let mut held = self.held.borrow_mut();
+        let payload = held
+            .get_mut(handle as usize)?
+            .as_mut()?
+            .get_mut(index as usize)?;
+        // Large payloads are never empty: an empty one was taken already.
+        (!payload.is_empty()).then(|| std::mem::take(payload))
+    }
+
+    /// Frees what is left of handle `handle`.
+    fn release_large(&self, handle: u32) {
+        if let Some(slot) = self.held.borrow_mut().get_mut(handle as usize) {
+            *slot = None;
         }
     }
 
@@ -157,6 +196,7 @@ impl NativeApp {
             js: Rc::new(JsSide {
                 core,
                 large: Cell::new(Vec::new()),
+                held: RefCell::new(Vec::new()),
                 last_publish: Cell::new(PublishStats::default()),
             }),
             waker,
@@ -261,8 +301,9 @@ impl NativeApp {
     }
 
     /// Puts the functions of the event path on `target` (see `fast.rs`): `takeInto`,
-    /// `takeLarge`, `flush`, `sendDirect`, `publish`, `publishText`, `subscribe`,
-    /// `unsubscribe`, `isSubscribed`, `leaveAll` and `httpFlush`.
+    /// `takeLarge`, `largeMessage`, `releaseLarge`, `flush`, `sendDirect`, `publish`,
+    /// `publishText`, `subscribe`, `unsubscribe`, `isSubscribed`, `leaveAll` and
+    /// `httpFlush`.
     #[napi(catch_unwind)]
     pub fn install_fast_calls(&self, env: &Env, target: Object<'_>) -> Result<()> {
         // SAFETY: both valid for this call from JS.

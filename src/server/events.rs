@@ -27,6 +27,8 @@ pub mod kind {
     /// A message whose payload is inline. `flags` bit 0 = binary.
     pub const MESSAGE: u8 = 2;
     /// A large message whose payload is the next entry of the batch's side list.
+    /// `flags` bit 0 = binary, payload = its length (u32), so that JS can pick a buffer
+    /// of that length to copy it into.
     pub const MESSAGE_LARGE: u8 = 3;
     /// The connection ended. `extra` = close code, payload = reason. Exactly one per OPEN.
     pub const CLOSE: u8 = 4;
@@ -193,8 +195,15 @@ impl Batch {
     pub fn push_message(&mut self, id: u32, binary: bool, payload: Payload<'_>) {
         let flags = binary as u8;
         if payload.as_slice().len() >= LARGE_MESSAGE {
-            self.push(id, kind::MESSAGE_LARGE, flags, 0, &[]);
-            self.large_bytes += payload.as_slice().len();
+            let len = payload.as_slice().len();
+            self.push(
+                id,
+                kind::MESSAGE_LARGE,
+                flags,
+                0,
+                &(len as u32).to_le_bytes(),
+            );
+            self.large_bytes += len;
             self.large.push(payload.into_vec());
         } else {
             self.push(id, kind::MESSAGE, flags, 0, payload.as_slice());
@@ -412,11 +421,18 @@ mod tests {
         let Taken {
             len, more, large, ..
         } = queue.take_into(&mut inbox).expect("fits");
-        assert_eq!(len, 2 * HEADER_LEN + 5);
+        assert_eq!(len, 2 * HEADER_LEN + 5 + 4);
         assert!(!more);
         assert_eq!(&inbox[HEADER_LEN..HEADER_LEN + 5], b"hello");
         assert_eq!(inbox[4], kind::MESSAGE);
-        assert_eq!(inbox[HEADER_LEN + 5 + 4], kind::MESSAGE_LARGE);
+        let large_record = HEADER_LEN + 5;
+        assert_eq!(inbox[large_record + 4], kind::MESSAGE_LARGE);
+        let at = large_record + HEADER_LEN;
+        assert_eq!(
+            u32::from_le_bytes(inbox[at..at + 4].try_into().unwrap()) as usize,
+            LARGE_MESSAGE,
+            "the record carries the payload's length"
+        );
         assert_eq!(large.len(), 1);
         assert_eq!(queue.batch.lock().unwrap().bytes(), 0);
 
