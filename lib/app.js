@@ -122,8 +122,8 @@ class TemplatedApp {
     this._native = new NativeApp(wakeCallback(this), ioThreads, options.pubsub, maxConnections)
     // takeInto, takeLarge, largeMessage, releaseLarge, flush, sendDirect, publish,
     // publishText, subscribe, unsubscribe, isSubscribed, leaveAll and httpFlush: plain
-    // N-API functions, as own properties (a
-    // generated method costs about 0.45 µs more per call).
+    // N-API functions, as own properties (a generated method costs about 0.45 µs more
+    // per call).
     this._native.installFastCalls(this._native)
     /** Event batches up to this size are copied here (see `_onWake`). */
     this._inbox = Buffer.allocUnsafe(INBOX)
@@ -662,8 +662,8 @@ class TemplatedApp {
       }
     } finally {
       if (--this._dispatching === 0) this._lateOpen = undefined
-      this._out.release()
       if (large >= 0) this._native.releaseLarge(large)
+      this._out.release()
     }
   }
 }
