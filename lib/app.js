@@ -74,11 +74,20 @@ function copyOut(ab, at, len) {
 
 /** `detachMessages` needs `ArrayBuffer.prototype.transfer` (Node 22 and later). */
 const CAN_DETACH = typeof ArrayBuffer.prototype.transfer === 'function'
-/** Buffers kept for reuse by routes with `detachMessages`: at most this many lengths of
- * small messages, and this many large ones (filled by `largeMessage`). */
+/** Buffers kept for reuse by routes with `detachMessages`, one per length: at most this
+ * many lengths of small messages, and of large ones (filled by `largeMessage`) at most
+ * this many lengths and bytes. */
 const POOL_LENGTHS = 32
 const POOL_LARGE = 256
 const POOL_LARGE_BYTES = 4 * 1024 * 1024
+
+/** The buffer `pool` keeps for `len`, taken out of it (undefined: none). The entry stays
+ * (a Map shrinks on delete and grows again on the next set). */
+function takeKept(pool, len) {
+  const kept = pool.get(len)
+  if (kept !== undefined) pool.set(len, undefined)
+  return kept
+}
 
 function u32(b, at) {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0
@@ -127,12 +136,11 @@ class TemplatedApp {
     this._native.installFastCalls(this._native)
     /** Event batches up to this size are copied here (see `_onWake`). */
     this._inbox = Buffer.allocUnsafe(INBOX)
-    /** Detached messages' memory, reused (`detachMessages`): small ones by length (one
-     * each), large ones by length (a stack each, filled by `largeMessage`). */
+    /** Detached messages' memory, reused (`detachMessages`), by length. A handler has one
+     * message at a time, so one buffer per length is all a steady stream reuses. */
     this._pool = new Map()
-    this._spares = new Map()
-    this._spareCount = 0
-    this._spareBytes = 0
+    this._largePool = new Map()
+    this._largeBytes = 0
     /** Native buffers the I/O threads write event records into: a batch that fits in one
      * is dispatched from it in place, valid until the next takeInto/take. */
     this._slabs = this._native.inboxSlabs().map((ab) => Buffer.from(ab))
@@ -494,21 +502,15 @@ class TemplatedApp {
    * a kept buffer of that length if `detach` and there is one. Made right before its
    * handler runs, so that a send reads it from the cache. */
   _largeMessage(large, index, len, detach) {
-    const kept = detach ? this._spares.get(len) : undefined
-    if (kept === undefined || kept.length === 0) return this._native.largeMessage(large, index)
-    const spare = kept.pop()
-    this._spareCount--
-    this._spareBytes -= len
-    return this._native.largeMessage(large, index, spare)
+    const kept = detach ? takeKept(this._largePool, len) : undefined
+    if (kept !== undefined) this._largeBytes -= len
+    return this._native.largeMessage(large, index, kept)
   }
 
   /** A small message copied into a kept buffer of its length, or a new one
    * (`detachMessages`). */
   _pooledCopy(b, start, len) {
-    let message = this._pool.get(len)
-    // Taken, not deleted: a Map shrinks on delete and grows again on the next set.
-    if (message === undefined) message = new ArrayBuffer(len)
-    else this._pool.set(len, undefined)
+    const message = takeKept(this._pool, len) ?? new ArrayBuffer(len)
     new Uint8Array(message).set(b.subarray(start, start + len))
     return message
   }
@@ -526,24 +528,15 @@ class TemplatedApp {
 
   /** Keeps a detached message's memory, within the pools' bounds. */
   _keep(kept, large) {
+    const len = kept.byteLength
     if (large) {
-      const len = kept.byteLength
-      if (this._spareCount < POOL_LARGE && this._spareBytes + len <= POOL_LARGE_BYTES) {
-        const stack = this._spares.get(len)
-        if (stack !== undefined) stack.push(kept)
-        else {
-          // Lengths whose buffers were all taken keep their (empty) stack until there
-          // are this many lengths.
-          if (this._spares.size >= POOL_LARGE) {
-            for (const [n, list] of this._spares) if (list.length === 0) this._spares.delete(n)
-          }
-          this._spares.set(len, [kept])
-        }
-        this._spareCount++
-        this._spareBytes += len
+      const pool = this._largePool
+      if (pool.get(len) === undefined && (pool.size < POOL_LARGE || pool.has(len)) && this._largeBytes + len <= POOL_LARGE_BYTES) {
+        pool.set(len, kept)
+        this._largeBytes += len
       }
-    } else if (this._pool.size < POOL_LENGTHS || this._pool.has(kept.byteLength)) {
-      this._pool.set(kept.byteLength, kept)
+    } else if (this._pool.size < POOL_LENGTHS || this._pool.has(len)) {
+      this._pool.set(len, kept)
     }
   }
 
