@@ -1,7 +1,7 @@
 'use strict'
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { startServer, openClient, waitClose, withTimeout, sleep, deferred } = require('./helpers')
+const { startServer, openClient, closeAll, waitClose, withTimeout, sleep, deferred } = require('./helpers')
 
 const T = { timeout: 15000 }
 const CLOSED = /Invalid access of closed WebSocket/
@@ -451,5 +451,43 @@ test('app.close() and shutdown() also end connections whose open event JS has no
     assert.deepEqual(log.slice(0, 1), ['open'])
     assert.equal(log.length, 2)
     us_listen_socket_close(token)
+  }
+})
+
+test('shutdown() from an HTTP handler counts the sockets whose OPEN comes later in the batch', T, async () => {
+  // The WebSocket route has no open handler, so each socket's OPEN record comes with its
+  // first message. The request and the messages are written together, so JS takes the
+  // request and the OPENs after it in one batch: shutdown() runs before those sockets
+  // exist in JS, with no other socket to wait for.
+  const { RawClient } = require('./helpers')
+  let result
+  const closes = []
+  const s = startServer({
+    '/*': {
+      message: () => {},
+      close: (ws, code) => closes.push(code),
+    },
+  })
+  s.app.get('/stop', (res) => {
+    result = s.app.shutdown({ code: 1001, timeoutMs: 3000 })
+    res.end('stopping')
+  })
+  const clients = []
+  try {
+    for (let i = 0; i < 6; i++) clients.push(await openClient(s.url()))
+    const raw = new RawClient(s.port)
+    await withTimeout(raw.connected, 5000, 'TCP connect')
+    const closed = clients.map((c) => new Promise((r) => c.once('close', (code) => r(code))))
+    raw.socket.write('GET /stop HTTP/1.1\r\nHost: x\r\n\r\n')
+    for (const c of clients) c.send('hello')
+    const codes = await withTimeout(Promise.all(closed), 5000, 'every socket ended')
+    assert.deepEqual(codes, Array(6).fill(1001))
+    assert.ok(result, 'the /stop handler ran')
+    const counts = await withTimeout(result, 5000, 'shutdown')
+    assert.deepEqual(closes, Array(6).fill(1001))
+    assert.deepEqual(counts, { sockets: 6, graceful: 6, forced: 0 })
+  } finally {
+    closeAll(clients)
+    s.close()
   }
 })

@@ -147,6 +147,7 @@ class TemplatedApp {
     this._dispatching = 0
     /** See `_whileDispatching`. */
     this._lateOpen = undefined
+    this._settled = []
     this._out = new Outbox(this._native)
     /** Bytes queued in Rust per socket id, updated live by the I/O threads. */
     this._bufferedView = new Uint32Array(this._native.bufferedView())
@@ -287,17 +288,10 @@ class TemplatedApp {
       if (!isClosed(ws)) ws.end(code, reason)
     }
     this._out.flush()
-    let resolved = false
-    this._whileDispatching((ws) => {
-      if (!resolved) {
-        waiting.add(idOf(ws))
-        result.sockets++
-      }
-      ws.end(code, reason)
-    })
     return new Promise((resolve) => {
+      /** Called from a handler: sockets opened later in the batch are still to come. */
+      let settling = true
       const done = () => {
-        resolved = true
         clearTimeout(timer)
         this._closeWaiters.delete(onClose)
         resolve(result)
@@ -306,7 +300,7 @@ class TemplatedApp {
         if (!waiting.delete(id)) return
         if (closeCode === 1006) result.forced++
         else result.graceful++
-        if (waiting.size === 0) done()
+        if (waiting.size === 0 && !settling) done()
       }
       const timer = setTimeout(() => {
         for (const id of waiting) {
@@ -316,15 +310,31 @@ class TemplatedApp {
         this._out.flush()
       }, timeoutMs)
       this._closeWaiters.add(onClose)
-      if (waiting.size === 0) done()
+      this._whileDispatching(
+        (ws) => {
+          waiting.add(idOf(ws))
+          result.sockets++
+          ws.end(code, reason)
+        },
+        () => {
+          settling = false
+          if (waiting.size === 0) done()
+        },
+      )
     })
   }
 
   /** Called from a handler: sockets whose OPEN record comes later in the batches being
    * dispatched were not among `_sockets` when the App closed; each gets `then` right
-   * after its `open` handler (so every `close` still follows an `open`). */
-  _whileDispatching(then) {
-    if (this._dispatching > 0) this._lateOpen = then
+   * after its `open` handler (so every `close` still follows an `open`). `settled`, if
+   * given, runs once no such socket can come: when the outermost dispatch ends, or now. */
+  _whileDispatching(then, settled) {
+    if (this._dispatching === 0) {
+      if (settled) settled()
+      return
+    }
+    this._lateOpen = then
+    if (settled) this._settled.push(settled)
   }
 
   _closeListener(token) {
@@ -654,9 +664,15 @@ class TemplatedApp {
         }
       }
     } finally {
-      if (--this._dispatching === 0) this._lateOpen = undefined
+      const outermost = --this._dispatching === 0
+      if (outermost) this._lateOpen = undefined
       if (large >= 0) this._native.releaseLarge(large)
       this._out.release()
+      if (outermost && this._settled.length > 0) {
+        const settled = this._settled
+        this._settled = []
+        for (const f of settled) f()
+      }
     }
   }
 }
