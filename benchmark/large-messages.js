@@ -4,19 +4,22 @@
 // echo messages of each size. Runs alternate servers; medians of --runs.
 //
 //   node benchmark/large-messages.js [--sizes 65536,204800,1048576] [--runs 3] [--secs 3]
-//                                    [--servers rsws,uws,ws] [--compare NAME=DIR]
+//                                    [--servers rsws,uws,ws] [--compare NAME=DIR] [--node PATH]
 //
 // --compare NAME=DIR adds the rsws build in checkout DIR as server NAME (A/B runs).
+// --node PATH runs the servers with that Node (as in run.js; uWS.js is skipped, with the
+// reason, on a Node uws-pack has no binary for).
 // Needs `npm run build` and the load generator (`npm run bench` builds it).
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 const readline = require('node:readline')
 const { procCpuUs, procRssKiB, median } = require('./proc')
+const { nodeInfo, uwsUnavailable } = require('./node-check')
 
 const ROOT = path.join(__dirname, '..')
 const LOADGEN = path.join(__dirname, 'loadgen', 'target', 'release', 'rsws-loadgen')
 
-const o = { sizes: [65536, 204800, 1048576], runs: 3, secs: 3, servers: ['rsws', 'uws', 'ws'], compare: {} }
+const o = { sizes: [65536, 204800, 1048576], runs: 3, secs: 3, servers: ['rsws', 'uws', 'ws'], compare: {}, node: process.execPath }
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i]
   const v = process.argv[++i]
@@ -24,6 +27,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--runs') o.runs = Number(v)
   else if (a === '--secs') o.secs = Number(v)
   else if (a === '--servers') o.servers = v.split(',')
+  else if (a === '--node') o.node = path.resolve(v)
   else if (a === '--compare') {
     const [name, dir] = v.split('=')
     o.compare[name] = path.resolve(dir)
@@ -36,10 +40,8 @@ function serverFile(name) {
   return path.join(__dirname, 'servers', { rsws: 'rsws.js', uws: 'uws.mjs', ws: 'ws.js' }[name])
 }
 
-
-
 async function runOnce(name, size) {
-  const proc = spawn(process.execPath, ['--trace-gc', serverFile(name), '0', 'echo'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const proc = spawn(o.node, ['--trace-gc', serverFile(name), '0', 'echo'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   const gc = { scavenge: 0, markCompact: 0 }
   let counting = false
   const port = await new Promise((resolve, reject) => {
@@ -70,6 +72,15 @@ async function runOnce(name, size) {
 }
 
 async function main() {
+  const node = nodeInfo(o.node)
+  if (o.servers.includes('uws')) {
+    const why = uwsUnavailable(o.node, node)
+    if (why) {
+      console.log(`uWS.js skipped: ${why}`)
+      o.servers = o.servers.filter((s) => s !== 'uws')
+    }
+  }
+  console.log(`servers on Node ${node.version}`)
   const rows = []
   for (const size of o.sizes) {
     const results = Object.fromEntries(o.servers.map((s) => [s, []]))

@@ -32,6 +32,7 @@ const fs = require('fs')
 const path = require('path')
 const readline = require('readline')
 const { CLK_TCK, procCpuUs, procRssKiB, median } = require('./proc')
+const { nodeInfo, uwsUnavailable } = require('./node-check')
 
 const ROOT = path.join(__dirname, '..')
 const LOADGEN_DIR = path.join(__dirname, 'loadgen')
@@ -501,38 +502,6 @@ function renderTables(scs, summary, names) {
 
 // ------------------------------------------------------------------ main
 
-/** Version and module ABI of the Node binary that runs the servers. */
-function nodeInfo(node) {
-  const r = spawnSync(node, ['-p', "process.version + ' ' + process.versions.modules"], { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`--node ${node} does not run: ${r.error?.message ?? r.stderr}`)
-  const [version, abi] = r.stdout.trim().split(' ')
-  return { version, abi }
-}
-
-/**
- * Why uWS.js cannot run on `node` (uws-pack ships one binary per Node ABI), or null when
- * it loads. Checked once, so a Node it has no binary for skips its columns with one line
- * instead of failing every run.
- */
-function uwsUnavailable(node, { version, abi }) {
-  const r = spawnSync(node, ['--input-type=module', '-e', "await import('uws-pack')"], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 15000,
-  })
-  if (r.status === 0) return null
-  let shipped = []
-  try {
-    const bin = path.join(ROOT, 'node_modules', 'uws-pack', 'dist', 'bin')
-    const prefix = `uws_${process.platform}_${process.arch}_`
-    shipped = fs.readdirSync(bin).filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length, -'.node'.length))
-  } catch {}
-  const why = (r.stderr || r.error?.message || '').split('\n').find((l) => /Error/.test(l)) ?? `exit ${r.status}`
-  return shipped.length && !shipped.includes(abi)
-    ? `uws-pack has no binary for Node ${version} (ABI ${abi}; it ships ABIs ${shipped.join(', ')}); run with --node and a Node 20 or 22 to compare`
-    : `uws-pack does not load on Node ${version}: ${why.trim()}`
-}
-
 function buildLoadgen() {
   const r = spawnSync('cargo', ['build', '--release', '--quiet', '--manifest-path', path.join(LOADGEN_DIR, 'Cargo.toml')], {
     stdio: 'inherit',
@@ -554,9 +523,7 @@ async function main() {
   const unavailable = {}
   if (names.includes('uws')) {
     const why = uwsUnavailable(o.node, node)
-    if (why) {
-      unavailable.uws = why
-    }
+    if (why) unavailable.uws = why
   }
 
   const meta = {
