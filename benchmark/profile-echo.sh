@@ -15,6 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 srv=$1 n=$2 size=$3 what=${4:-}
 node=${NODE:-node}
+case $what in
+  ''|record|syscalls) ;;
+  *) echo "unknown 4th argument $what (record or syscalls)" >&2; exit 2 ;;
+esac
 mode=${MODE:-echo}
 port=$((9600 + RANDOM % 300))
 tmp=$(mktemp -d)
@@ -40,8 +44,6 @@ if [ "$what" = record ]; then
   perf record -F 4000 -g -p "$spid" -o "/tmp/perf-$mode-$srv.data" -- sleep 3 >/dev/null 2>&1
 elif [ "$what" = syscalls ]; then
   perf stat -e 'syscalls:sys_enter_*' -p "$spid" -o "$tmp/calls" -- sleep 3 >/dev/null 2>&1
-elif [ -n "$what" ]; then
-  echo "unknown 4th argument $what (record or syscalls)" >&2; exit 2
 else
   perf stat -e task-clock,context-switches,instructions:u,instructions:k,raw_syscalls:sys_enter \
     --per-thread -p "$spid" -o "$tmp/stat" -- sleep 3 >/dev/null 2>&1
@@ -57,8 +59,9 @@ msgs = rate * 3
 if os.path.exists(calls):
     for line in open(calls):
         m = re.match(r"\s*([\d,]+)\s+syscalls:sys_enter_(\w+)", line)
-        if m and int(m.group(1).replace(",", "")) / msgs >= 0.005:
-            print(f"  {m.group(2):16s} {int(m.group(1).replace(',', '')) / msgs:6.3f} per {unit}")
+        per = int(m.group(1).replace(",", "")) / msgs if m else 0
+        if per >= 0.005:
+            print(f"  {m.group(2):16s} {per:6.3f} per {unit}")
 if not os.path.exists(stat):
     sys.exit(0)
 threads = collections.defaultdict(dict)
