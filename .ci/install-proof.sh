@@ -45,7 +45,14 @@ pack() { # dir -> "filename size unpackedSize entryCount"
   (cd "$1" && npm pack --ignore-scripts --json --pack-destination "$work/tarballs" 2>/dev/null) |
     node -e 'const [p] = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(p.filename, p.size, p.unpackedSize, p.entryCount)'
 }
-read -r main_tgz main_size main_unpacked main_files < <(pack "$repo")
+# The main package as the publish job publishes it: the checkout's files, with the
+# optionalDependencies on the platform packages added (scripts/sync-versions.js --optional).
+read -r repo_tgz _ < <(pack "$repo")
+mkdir "$work/main"
+tar -xzf "$work/tarballs/$repo_tgz" -C "$work/main"
+rm "$work/tarballs/$repo_tgz"
+node "$repo/scripts/sync-versions.js" --optional "$work/main/package/package.json" | sed 's/^/  /'
+read -r main_tgz main_size main_unpacked main_files < <(pack "$work/main/package")
 read -r plat_tgz plat_size plat_unpacked plat_files < <(pack "$work/npm/$target")
 [ -n "${main_tgz:-}" ] && [ -n "${plat_tgz:-}" ] || { echo "install-proof: npm pack failed" >&2; exit 1; }
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
@@ -81,6 +88,11 @@ fi
 # without cargo and napi, and left a binary in the package root.
 node -e "if (!require('$installed/package.json').scripts.prepare) process.exit(1)" ||
   { echo "install-proof: expected the packed package.json to keep its prepare script" >&2; exit 1; }
+
+# What makes `npm install rsws` fetch the binary: the published package.json names every
+# platform package at its own version.
+node -e "const p = require('$installed/package.json'); if (p.optionalDependencies?.['rsws-$target'] !== p.version) process.exit(1)" ||
+  { echo "install-proof: the packed package.json lacks optionalDependencies.rsws-$target" >&2; exit 1; }
 
 source "$repo/.ci/node-for.sh"
 

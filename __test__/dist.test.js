@@ -148,22 +148,16 @@ test('a platform package of another version is refused with a clear error', { sk
   assert.equal(ok.status, 0, ok.stderr)
 })
 
-test('napi.targets, npm/ packages and optionalDependencies agree, all at one version', () => {
+test('napi.targets and npm/ packages agree, all at one version; optionalDependencies come at publish', (t) => {
   const names = pkg.napi.targets.map((t) => NAPI_NAMES[t])
   assert.deepEqual([...names].sort(), [...platform.PREBUILT].sort(), 'napi.targets vs lib/platform.js PREBUILT')
   const dirs = fs.readdirSync(path.join(REPO, 'npm')).filter((d) => fs.existsSync(path.join(REPO, 'npm', d, 'package.json')))
   assert.deepEqual(dirs.sort(), [...names].sort(), 'npm/ directories')
-  assert.deepEqual(
-    Object.keys(pkg.optionalDependencies).sort(),
-    names.map((n) => `rsws-${n}`).sort(),
-    'optionalDependencies'
-  )
   for (const name of names) {
     const sub = require(path.join(REPO, 'npm', name, 'package.json'))
     const [os_, cpu, abi] = name.split('-')
     assert.equal(sub.name, `rsws-${name}`)
     assert.equal(sub.version, pkg.version, `${sub.name} version (run node scripts/sync-versions.js)`)
-    assert.equal(pkg.optionalDependencies[sub.name], pkg.version, `optionalDependencies.${sub.name}`)
     assert.deepEqual(sub.os, [os_])
     assert.deepEqual(sub.cpu, [cpu])
     if (os_ === 'linux') assert.deepEqual(sub.libc, [abi === 'musl' ? 'musl' : 'glibc'])
@@ -173,6 +167,35 @@ test('napi.targets, npm/ packages and optionalDependencies agree, all at one ver
     assert.equal(sub.license, pkg.license)
     assert.deepEqual(sub.engines, pkg.engines)
   }
+  // Not in the checkout (npm ci could not lock versions the registry does not have yet);
+  // the publish job writes them into the package.json it publishes.
+  assert.equal(pkg.optionalDependencies, undefined, 'package.json optionalDependencies')
+  const check = spawnSync(process.execPath, [path.join(REPO, 'scripts/sync-versions.js'), '--check'], { encoding: 'utf8' })
+  assert.equal(check.status, 0, check.stderr)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rsws-publish-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'package.json')
+  fs.copyFileSync(path.join(REPO, 'package.json'), file)
+  const add = spawnSync(process.execPath, [path.join(REPO, 'scripts/sync-versions.js'), '--optional', file], { encoding: 'utf8' })
+  assert.equal(add.status, 0, add.stderr)
+  const published = JSON.parse(fs.readFileSync(file, 'utf8'))
+  assert.deepEqual(published.optionalDependencies, Object.fromEntries(names.map((n) => `rsws-${n}`).sort().map((n) => [n, pkg.version])))
+  assert.deepEqual({ ...published, optionalDependencies: undefined }, { ...pkg, optionalDependencies: undefined }, 'nothing else changes')
+})
+
+test('package-lock.json is what npm ci installs from (every platform, in sync with package.json)', (t) => {
+  // A copy, so that nothing can touch this checkout's node_modules; --offline: the lock
+  // must hold every entry itself.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rsws-lock-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(REPO, f), path.join(dir, f))
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+  const r = spawnSync(npm, ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: dir,
+    encoding: 'utf8',
+    shell: process.platform === 'win32',
+  })
+  assert.equal(r.status, 0, `npm ci refuses the lockfile (run npm install and commit package-lock.json):\n${r.stderr}`)
 })
 
 test('the tarball has the JS, typings and docs, and nothing that builds or is built', () => {

@@ -1,7 +1,19 @@
 'use strict'
-// Gives every platform package (npm/<target>/package.json) and the optionalDependencies of
-// the main package the main package's version. Runs as the `version` script, so
-// `npm version <new>` bumps all packages together; `--check` only reports mismatches.
+// Versions of the platform packages (npm/<target>/package.json), and the main package's
+// optionalDependencies on them.
+//
+//   node scripts/sync-versions.js                 give every platform package the main version
+//   node scripts/sync-versions.js --check         only report mismatches (exit 1)
+//   node scripts/sync-versions.js --optional [F]  write the optionalDependencies into F
+//                                                 (default: package.json), for publishing
+//
+// The first runs as the `version` script, so `npm version <new>` bumps all packages
+// together. The checkout's package.json has no optionalDependencies: they name versions
+// that are only on the registry once a release is published, and a lockfile cannot record
+// a package the registry does not have, so `npm ci` would refuse every checkout (and every
+// release build) until then. The publish job adds them with --optional after publishing the
+// platform packages, right before publishing the main package (napi-rs's `prepublish` does
+// the same); `.ci/install-proof.sh` does it on the copy it packs.
 const fs = require('node:fs')
 const path = require('node:path')
 
@@ -9,36 +21,51 @@ const root = path.join(__dirname, '..')
 const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'))
 const writeJson = (file, value) => fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n')
 
-const check = process.argv.includes('--check')
-const pkgFile = path.join(root, 'package.json')
-const pkg = readJson(pkgFile)
+const args = process.argv.slice(2)
+const check = args.includes('--check')
+const optional = args.includes('--optional')
+const [target] = args.filter((a) => !a.startsWith('--'))
+const pkg = readJson(path.join(root, 'package.json'))
 const { version } = pkg
-const problems = []
 
-for (const dir of fs.readdirSync(path.join(root, 'npm')).sort()) {
-  const file = path.join(root, 'npm', dir, 'package.json')
-  if (!fs.existsSync(file)) continue
-  const sub = readJson(file)
-  if (sub.version !== version) {
-    problems.push(`${sub.name} is ${sub.version}`)
-    sub.version = version
-    if (!check) writeJson(file, sub)
+/** The platform packages under npm/, by name, sorted (npm keeps dependencies sorted). */
+const subs = fs
+  .readdirSync(path.join(root, 'npm'))
+  .sort()
+  .map((dir) => path.join(root, 'npm', dir, 'package.json'))
+  .filter((file) => fs.existsSync(file))
+  .map((file) => ({ file, json: readJson(file) }))
+
+if (optional) {
+  const file = path.resolve(target || path.join(root, 'package.json'))
+  const out = readJson(file)
+  if (out.name !== pkg.name || out.version !== version) {
+    console.error(`sync-versions: ${file} is ${out.name}@${out.version}, not ${pkg.name}@${version}`)
+    process.exit(1)
   }
-  if (pkg.optionalDependencies[sub.name] !== version) {
-    problems.push(`optionalDependencies.${sub.name} is ${pkg.optionalDependencies[sub.name]}`)
-    pkg.optionalDependencies[sub.name] = version
+  const stale = subs.filter((s) => s.json.version !== version).map((s) => `${s.json.name} is ${s.json.version}`)
+  if (stale.length) {
+    console.error(`sync-versions: platform packages not at ${version}:\n  ${stale.join('\n  ')}`)
+    process.exit(1)
   }
+  out.optionalDependencies = Object.fromEntries(subs.map((s) => [s.json.name, version]))
+  writeJson(file, out)
+  console.log(`${file}: optionalDependencies on ${subs.length} platform packages at ${version}`)
+  process.exit(0)
 }
 
-const lockFile = path.join(root, 'package-lock.json')
-const lock = fs.existsSync(lockFile) ? readJson(lockFile) : null
-const lockRoot = lock && lock.packages && lock.packages['']
-// npm keeps these sorted by name, in package.json and in the lockfile.
-const sorted = (deps) => Object.fromEntries(Object.entries(deps || {}).sort(([a], [b]) => (a < b ? -1 : 1)))
-pkg.optionalDependencies = sorted(pkg.optionalDependencies)
-if (lockRoot && JSON.stringify(sorted(lockRoot.optionalDependencies)) !== JSON.stringify(pkg.optionalDependencies)) {
-  problems.push('package-lock.json optionalDependencies differ')
-  lockRoot.optionalDependencies = pkg.optionalDependencies
+if (pkg.optionalDependencies) {
+  // Only the published package.json has them (see above); here they would break `npm ci`.
+  console.error('sync-versions: package.json has optionalDependencies; they are added at publish time (--optional)')
+  process.exit(1)
+}
+const problems = []
+for (const sub of subs) {
+  if (sub.json.version !== version) {
+    problems.push(`${sub.json.name} is ${sub.json.version}`)
+    sub.json.version = version
+    if (!check) writeJson(sub.file, sub.json)
+  }
 }
 
 if (check) {
@@ -47,7 +74,5 @@ if (check) {
     process.exit(1)
   }
 } else {
-  writeJson(pkgFile, pkg)
-  if (lockRoot) writeJson(lockFile, lock)
   console.log(problems.length ? `synced to ${version}:\n  ${problems.join('\n  ')}` : `all at ${version}`)
 }
