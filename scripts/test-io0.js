@@ -10,7 +10,7 @@ if (process.platform !== 'linux') {
   process.exit(0)
 }
 const files = [
-  'close', 'compression', 'connections', 'deferred-open', 'detach-messages', 'echo', 'fragments', 'handshake', 'hostile',
+  'browser', 'close', 'compression', 'connections', 'deferred-open', 'detach-messages', 'echo', 'fragments', 'handshake', 'hostile',
   'http', 'idle', 'lifecycle', 'node-websocket', 'pubsub', 'reliability', 'tls', 'upgrade',
 ].map((f) => path.join(__dirname, '..', '__test__', `${f}.test.js`))
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], {

@@ -1,0 +1,157 @@
+'use strict'
+// A real browser as the client: headless Chromium loads a page from the App's own HTTP
+// route, runs WebSocket round trips against it and reports what it saw over another
+// WebSocket. Runs where Chromium is installed (CHROMIUM_PATH, or /usr/bin/chromium and
+// the usual names); skipped elsewhere.
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+const { App, SHARED_COMPRESSOR, DEDICATED_COMPRESSOR, us_listen_socket_close, us_socket_local_port } = require('..')
+const { withTimeout, deferred } = require('./helpers')
+
+const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
+  .filter(Boolean)
+  .find((p) => fs.existsSync(p))
+const T = { timeout: 60000, skip: !CHROMIUM && 'no Chromium (set CHROMIUM_PATH)' }
+
+/** Serves `script` in a page at `/` and the given WebSocket routes, opens the page in
+ * headless Chromium, and resolves with what the page sends to `/report` (JSON). */
+async function inChromium(t, script, routes) {
+  const report = deferred()
+  const app = App().get('/', (res) => {
+    res.writeHeader('Content-Type', 'text/html; charset=utf-8').end(
+      `<!doctype html><meta charset="utf-8"><script>
+const report = (value) => { const r = new WebSocket('ws://' + location.host + '/report'); r.onopen = () => r.send(JSON.stringify(value)) }
+const opened = (ws) => new Promise((resolve, reject) => { ws.onopen = () => resolve(ws); ws.onerror = () => reject(new Error('error event on ' + ws.url)) })
+const closed = (ws) => new Promise((resolve) => { ws.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean }) })
+const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e) => resolve(e.data), { once: true }))
+;(async () => { ${script} })().then(report, (e) => report({ error: String(e && e.stack || e) }))
+</script>`,
+    )
+  })
+  for (const [pattern, behavior] of Object.entries(routes)) app.ws(pattern, behavior)
+  app.ws('/report', { message: (ws, message) => report.resolve(JSON.parse(Buffer.from(message).toString())) })
+  let token
+  app.listen('127.0.0.1', 0, (tk) => (token = tk))
+  assert.ok(token, 'listen')
+  t.after(() => us_listen_socket_close(token))
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rsws-chromium-'))
+  // Flags as this machine's notes give them: without the background-networking ones,
+  // Chromium keeps trying hosts the closed network refuses.
+  const chromium = spawn(
+    CHROMIUM,
+    [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--user-data-dir=${profile}`, `http://127.0.0.1:${us_socket_local_port(token)}/`,
+    ],
+    { stdio: 'ignore', detached: true },
+  )
+  const exited = new Promise((resolve) => chromium.once('exit', resolve))
+  t.after(async () => {
+    try {
+      process.kill(-chromium.pid, 'SIGKILL')
+    } catch {}
+    await exited
+    fs.rmSync(profile, { recursive: true, force: true })
+  })
+  const result = await withTimeout(report.promise, 30000, 'the page to report')
+  assert.equal(result.error, undefined, result.error)
+  return result
+}
+
+const echo = (ws, message, isBinary) => ws.send(message, isBinary, true)
+
+test('Chromium: text, a 300 KB binary and a 70 KB text echo intact, with and without permessage-deflate; the subprotocol is agreed', T, async (t) => {
+  const offered = []
+  const upgrade = (res, req, context) => {
+    offered.push(req.getHeader('sec-websocket-extensions'))
+    res.upgrade({}, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'), context)
+  }
+  const behavior = (compression) => ({ compression, maxPayloadLength: 1 << 20, upgrade, message: echo })
+  const result = await inChromium(
+    t,
+    `const out = {}
+    for (const route of ['/plain', '/shared', '/dedicated']) {
+      const ws = await opened(new WebSocket('ws://' + location.host + route, ['chat', 'other']))
+      ws.binaryType = 'arraybuffer'
+      const r = { protocol: ws.protocol, extensions: ws.extensions }
+      ws.send('héllo ✓ 𝄞'); r.text = await next(ws)
+      const big = new Uint8Array(300000); for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 8)) & 255
+      ws.send(big); const back = new Uint8Array(await next(ws))
+      r.binary = back.length === big.length && back.every((v, i) => v === big[i]) ? 'intact' : 'differs (' + back.length + ' bytes)'
+      const long = 'x'.repeat(70000) + '€'; ws.send(long); r.long = (await next(ws)) === long ? 'intact' : 'differs'
+      ws.close(); r.close = await closed(ws)
+      out[route] = r
+    }
+    return out`,
+    { '/plain': behavior(undefined), '/shared': behavior(SHARED_COMPRESSOR), '/dedicated': behavior(DEDICATED_COMPRESSOR) },
+  )
+  assert.ok(offered.every((e) => e.includes('permessage-deflate')), `Chromium offers permessage-deflate: ${offered}`)
+  for (const route of ['/plain', '/shared', '/dedicated']) {
+    const r = result[route]
+    assert.equal(r.protocol, 'chat', route)
+    if (route === '/plain') assert.equal(r.extensions, '', route)
+    else assert.match(r.extensions, /^permessage-deflate/, route)
+    assert.equal(r.text, 'héllo ✓ 𝄞', route)
+    assert.equal(r.binary, 'intact', route)
+    assert.equal(r.long, 'intact', route)
+    assert.deepEqual(r.close, { code: 1005, reason: '', wasClean: true }, route)
+  }
+})
+
+test('Chromium: closing handshakes both ways carry their code and reason', T, async (t) => {
+  const serverSaw = deferred()
+  const result = await inChromium(
+    t,
+    `const a = await opened(new WebSocket('ws://' + location.host + '/client-closes'))
+    const aClosed = closed(a)
+    a.close(4000, 'bye ✓')
+    const b = await opened(new WebSocket('ws://' + location.host + '/server-closes'))
+    const bClosed = closed(b)
+    b.send('end me')
+    return { client: await aClosed, server: await bClosed }`,
+    {
+      '/client-closes': { close: (ws, code, reason) => serverSaw.resolve({ code, reason: Buffer.from(reason).toString() }) },
+      '/server-closes': { message: (ws) => ws.end(4001, 'server bye ✓') },
+    },
+  )
+  assert.deepEqual(await withTimeout(serverSaw.promise, 5000, 'close handler'), { code: 4000, reason: 'bye ✓' })
+  assert.deepEqual(result.client, { code: 4000, reason: 'bye ✓', wasClean: true })
+  assert.deepEqual(result.server, { code: 4001, reason: 'server bye ✓', wasClean: true })
+})
+
+test('Chromium: two sockets subscribed to a topic get what a third publishes', T, async (t) => {
+  const result = await inChromium(
+    t,
+    `const url = 'ws://' + location.host + '/room'
+    const subs = [await opened(new WebSocket(url)), await opened(new WebSocket(url))]
+    const got = subs.map((ws) => next(ws))
+    subs.forEach((ws) => ws.send('subscribe'))
+    // Each subscription is confirmed before the publish, so neither can miss it.
+    const publisher = await opened(new WebSocket(url))
+    const confirmations = await Promise.all(got)
+    const delivered = subs.map((ws) => next(ws))
+    publisher.send('publish:hello room')
+    return { confirmations, delivered: await Promise.all(delivered) }`,
+    {
+      '/room': {
+        message: (ws, message) => {
+          const text = Buffer.from(message).toString()
+          if (text === 'subscribe') {
+            ws.subscribe('room')
+            ws.send('subscribed', false)
+          } else if (text.startsWith('publish:')) {
+            ws.publish('room', text.slice('publish:'.length), false)
+          }
+        },
+      },
+    },
+  )
+  assert.deepEqual(result.confirmations, ['subscribed', 'subscribed'])
+  assert.deepEqual(result.delivered, ['hello room', 'hello room'])
+})
