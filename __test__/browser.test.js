@@ -8,8 +8,8 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
-const { App, SHARED_COMPRESSOR, DEDICATED_COMPRESSOR, us_listen_socket_close, us_socket_local_port } = require('..')
+const { spawn, spawnSync } = require('node:child_process')
+const { App, SSLApp, SHARED_COMPRESSOR, DEDICATED_COMPRESSOR, us_listen_socket_close, us_socket_local_port } = require('..')
 const { withTimeout, deferred } = require('./helpers')
 
 const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
@@ -18,13 +18,15 @@ const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chro
 const T = { timeout: 60000, skip: !CHROMIUM && 'no Chromium (set CHROMIUM_PATH)' }
 
 /** Serves `script` in a page at `/` and the given WebSocket routes, opens the page in
- * headless Chromium, and resolves with what the page sends to `/report` (JSON). */
-async function inChromium(t, script, routes) {
+ * headless Chromium, and resolves with what the page sends to `/report` (JSON). With
+ * `tls` (SSLApp options) the page and its sockets are https and wss. */
+async function inChromium(t, script, routes, { tls } = {}) {
   const report = deferred()
-  const app = App().get('/', (res) => {
+  const app = (tls ? SSLApp(tls) : App()).get('/', (res) => {
     res.writeHeader('Content-Type', 'text/html; charset=utf-8').end(
       `<!doctype html><meta charset="utf-8"><script>
-const report = (value) => { const r = new WebSocket('ws://' + location.host + '/report'); r.onopen = () => r.send(JSON.stringify(value)) }
+const base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host
+const report = (value) => { const r = new WebSocket(base + '/report'); r.onopen = () => r.send(JSON.stringify(value)) }
 const opened = (ws) => new Promise((resolve, reject) => { ws.onopen = () => resolve(ws); ws.onerror = () => reject(new Error('error event on ' + ws.url)) })
 const closed = (ws) => new Promise((resolve) => { ws.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean }) })
 const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e) => resolve(e.data), { once: true }))
@@ -46,7 +48,9 @@ const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e)
     [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${profile}`, `http://127.0.0.1:${us_socket_local_port(token)}/`,
+      // The wss test's certificate is self-signed.
+      ...(tls ? ['--ignore-certificate-errors'] : []),
+      `--user-data-dir=${profile}`, `${tls ? 'https' : 'http'}://127.0.0.1:${us_socket_local_port(token)}/`,
     ],
     { stdio: 'ignore', detached: true },
   )
@@ -77,7 +81,7 @@ test('Chromium: text, a 300 KB binary and a 70 KB text echo intact, with and wit
     t,
     `const out = {}
     for (const route of ['/plain', '/shared', '/dedicated']) {
-      const ws = await opened(new WebSocket('ws://' + location.host + route, ['chat', 'other']))
+      const ws = await opened(new WebSocket(base + route, ['chat', 'other']))
       ws.binaryType = 'arraybuffer'
       const r = { protocol: ws.protocol, extensions: ws.extensions }
       ws.send('héllo ✓ 𝄞'); r.text = await next(ws)
@@ -108,10 +112,10 @@ test('Chromium: closing handshakes both ways carry their code and reason', T, as
   const serverSaw = deferred()
   const result = await inChromium(
     t,
-    `const a = await opened(new WebSocket('ws://' + location.host + '/client-closes'))
+    `const a = await opened(new WebSocket(base + '/client-closes'))
     const aClosed = closed(a)
     a.close(4000, 'bye ✓')
-    const b = await opened(new WebSocket('ws://' + location.host + '/server-closes'))
+    const b = await opened(new WebSocket(base + '/server-closes'))
     const bClosed = closed(b)
     b.send('end me')
     return { client: await aClosed, server: await bClosed }`,
@@ -128,7 +132,7 @@ test('Chromium: closing handshakes both ways carry their code and reason', T, as
 test('Chromium: two sockets subscribed to a topic get what a third publishes', T, async (t) => {
   const result = await inChromium(
     t,
-    `const url = 'ws://' + location.host + '/room'
+    `const url = base + '/room'
     const subs = [await opened(new WebSocket(url)), await opened(new WebSocket(url))]
     const got = subs.map((ws) => next(ws))
     subs.forEach((ws) => ws.send('subscribe'))
@@ -154,4 +158,62 @@ test('Chromium: two sockets subscribed to a topic get what a third publishes', T
   )
   assert.deepEqual(result.confirmations, ['subscribed', 'subscribed'])
   assert.deepEqual(result.delivered, ['hello room', 'hello room'])
+})
+
+test('Chromium: a message over maxPayloadLength closes with 1009; idleTimeout drops an idle socket, automatic pings keep a live one', T, async (t) => {
+  const result = await inChromium(
+    t,
+    `const big = await opened(new WebSocket(base + '/small'))
+    const bigClosed = closed(big)
+    big.send('y'.repeat(2000))
+    const start = performance.now()
+    const idle = closed(await opened(new WebSocket(base + '/idle')))
+    const live = await opened(new WebSocket(base + '/pinged'))
+    const liveClosed = closed(live)
+    const idleClose = await idle
+    idleClose.after = performance.now() - start
+    // Two more idle timeouts: without the pongs to its pings it would be gone by now.
+    await new Promise((resolve) => setTimeout(resolve, 4000))
+    const liveOpen = live.readyState === WebSocket.OPEN
+    live.close(4002)
+    return { tooBig: await bigClosed, idle: idleClose, liveOpen, live: await liveClosed }`,
+    {
+      '/small': { maxPayloadLength: 1000 },
+      '/idle': { idleTimeout: 2, sendPingsAutomatically: false },
+      '/pinged': { idleTimeout: 2 },
+    },
+  )
+  assert.deepEqual(result.tooBig, { code: 1009, reason: 'message too big', wasClean: true })
+  // As uWS.js: the timed-out socket is closed without a closing handshake.
+  assert.equal(result.idle.code, 1006)
+  assert.ok(result.idle.after > 1500 && result.idle.after < 4000, `idle close after ${result.idle.after} ms`)
+  assert.equal(result.liveOpen, true)
+  assert.deepEqual(result.live, { code: 4002, reason: '', wasClean: true })
+})
+
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0
+test('Chromium over TLS: SSLApp serves the page over https and echoes over wss', { ...T, skip: T.skip || (!hasOpenssl && 'no openssl CLI (makes the certificate)') }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rsws-chromium-tls-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const key = path.join(dir, 'key.pem')
+  const cert = path.join(dir, 'cert.pem')
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' })
+  assert.equal(made.status, 0, made.stderr)
+  const result = await inChromium(
+    t,
+    `const ws = await opened(new WebSocket(base + '/echo'))
+    ws.binaryType = 'arraybuffer'
+    ws.send('über TLS'); const text = await next(ws)
+    const big = new Uint8Array(100000).map((_, i) => i & 255)
+    ws.send(big); const back = new Uint8Array(await next(ws))
+    ws.close(4003, 'done'); const close = await closed(ws)
+    return { url: ws.url, text, binary: back.length === big.length && back.every((v, i) => v === big[i]), close }`,
+    { '/echo': { maxPayloadLength: 1 << 20, message: echo } },
+    { tls: { key_file_name: key, cert_file_name: cert } },
+  )
+  assert.match(result.url, /^wss:\/\//)
+  assert.equal(result.text, 'über TLS')
+  assert.equal(result.binary, true)
+  assert.deepEqual(result.close, { code: 4003, reason: 'done', wasClean: true })
 })
