@@ -191,6 +191,55 @@ test('Chromium: a message over maxPayloadLength closes with 1009; idleTimeout dr
   assert.deepEqual(result.live, { code: 4002, reason: '', wasClean: true })
 })
 
+test('Chromium: 20 MB pushed under backpressure arrive whole and in order, resumed by drain', T, async (t) => {
+  const COUNT = 1000
+  const SIZE = 20000
+  let drains = 0
+  let backpressured = 0
+  const pump = (ws) => {
+    const data = ws.getUserData()
+    while (data.sent < COUNT) {
+      const message = Buffer.alloc(SIZE, data.sent & 255)
+      message.writeUInt32BE(data.sent, 0)
+      data.sent++
+      if (ws.send(message, true) === 0) {
+        backpressured++
+        return
+      }
+    }
+  }
+  const result = await inChromium(
+    t,
+    `const ws = await opened(new WebSocket(base + '/push'))
+    ws.binaryType = 'arraybuffer'
+    let count = 0, outOfOrder = 0, wrongSize = 0
+    await new Promise((resolve) => {
+      ws.onmessage = (e) => {
+        if (new DataView(e.data).getUint32(0) !== count) outOfOrder++
+        if (e.data.byteLength !== ${SIZE}) wrongSize++
+        if (++count === ${COUNT}) resolve()
+      }
+    })
+    ws.close()
+    return { count, outOfOrder, wrongSize }`,
+    {
+      '/push': {
+        maxBackpressure: 256 * 1024,
+        upgrade: (res, req, context) =>
+          res.upgrade({ sent: 0 }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
+            req.getHeader('sec-websocket-extensions'), context),
+        open: pump,
+        drain: (ws) => {
+          drains++
+          pump(ws)
+        },
+      },
+    },
+  )
+  assert.deepEqual(result, { count: COUNT, outOfOrder: 0, wrongSize: 0 })
+  assert.ok(backpressured > 0 && drains > 0, `backpressure engaged (${backpressured} sends over it, ${drains} drains)`)
+})
+
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0
 test('Chromium over TLS: SSLApp serves the page over https and echoes over wss', { ...T, skip: T.skip || (!hasOpenssl && 'no openssl CLI (makes the certificate)') }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rsws-chromium-tls-'))
