@@ -20,7 +20,7 @@ const T = { timeout: 60000, skip: !CHROMIUM && 'no Chromium (set CHROMIUM_PATH)'
 /** Serves `script` in a page at `/` and the given WebSocket routes, opens the page in
  * headless Chromium, and resolves with what the page sends to `/report` (JSON). With
  * `tls` (SSLApp options) the page and its sockets are https and wss. */
-async function inChromium(t, script, routes, { tls } = {}) {
+async function inChromium(t, script, routes, { tls, setup } = {}) {
   const report = deferred()
   const app = (tls ? SSLApp(tls) : App()).get('/', (res) => {
     res.writeHeader('Content-Type', 'text/html; charset=utf-8').end(
@@ -35,6 +35,7 @@ const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e)
     )
   })
   for (const [pattern, behavior] of Object.entries(routes)) app.ws(pattern, behavior)
+  if (setup) setup(app)
   app.ws('/report', { message: (ws, message) => report.resolve(JSON.parse(Buffer.from(message).toString())) })
   let token
   app.listen('127.0.0.1', 0, (tk) => (token = tk))
@@ -238,6 +239,50 @@ test('Chromium: 20 MB pushed under backpressure arrive whole and in order, resum
   )
   assert.deepEqual(result, { count: COUNT, outOfOrder: 0, wrongSize: 0 })
   assert.ok(backpressured > 0 && drains > 0, `backpressure engaged (${backpressured} sends over it, ${drains} drains)`)
+})
+
+test('Chromium fetch(): a 1 MB POST body, eight parallel POSTs, a 5 MB answer, 404 from a catch-all route', T, async (t) => {
+  const result = await inChromium(
+    t,
+    `const body = 'z'.repeat(1000000) + 'é'
+    const posted = await fetch('/api?x=0', { method: 'POST', headers: { 'x-test': 'yes' }, body })
+    const post = { status: posted.status, type: posted.headers.get('content-type'), json: await posted.json() }
+    const parallel = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) =>
+      fetch('/api?x=' + i, { method: 'POST', body: 'n' + i }).then((r) => r.json()).then((j) => j.query + ':' + j.text)))
+    const big = (await (await fetch('/big')).text()).length
+    const missing = await fetch('/missing')
+    return { post, parallel, big, missing: { status: missing.status, text: await missing.text() } }`,
+    {},
+    {
+      setup: (app) =>
+        app
+          .post('/api', (res, req) => {
+            const query = req.getQuery()
+            const header = req.getHeader('x-test')
+            const chunks = []
+            res.onAborted(() => {})
+            res.onData((chunk, last) => {
+              chunks.push(Buffer.from(chunk))
+              if (!last) return
+              const text = Buffer.concat(chunks).toString()
+              res.cork(() => {
+                res.writeStatus('201 Created').writeHeader('Content-Type', 'application/json')
+                res.end(JSON.stringify({ query, header, length: text.length, tail: text.slice(-1), text: text.length < 10 ? text : '' }))
+              })
+            })
+          })
+          .get('/big', (res) => res.end('b'.repeat(5000000)))
+          .any('/*', (res) => res.writeStatus('404 Not Found').end('no such page')),
+    },
+  )
+  assert.deepEqual(result.post, {
+    status: 201,
+    type: 'application/json',
+    json: { query: 'x=0', header: 'yes', length: 1000001, tail: 'é', text: '' },
+  })
+  assert.deepEqual(result.parallel, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `x=${i}:n${i}`))
+  assert.equal(result.big, 5000000)
+  assert.deepEqual(result.missing, { status: 404, text: 'no such page' })
 })
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0
