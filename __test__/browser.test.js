@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
-const { App, SSLApp, SHARED_COMPRESSOR, DEDICATED_COMPRESSOR, us_listen_socket_close, us_socket_local_port } = require('..')
+const { App, SSLApp, SHARED_COMPRESSOR, DEDICATED_COMPRESSOR, us_socket_local_port } = require('..')
 const { withTimeout, deferred } = require('./helpers')
 
 const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
@@ -40,10 +40,10 @@ const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e)
   let token
   app.listen('127.0.0.1', 0, (tk) => (token = tk))
   assert.ok(token, 'listen')
-  t.after(() => us_listen_socket_close(token))
+  t.after(() => app.close())
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rsws-chromium-'))
-  // Flags as this machine's notes give them: without the background-networking ones,
-  // Chromium keeps trying hosts the closed network refuses.
+  // Without the background-networking flags Chromium keeps trying to reach hosts, which a
+  // closed network refuses.
   const chromium = spawn(
     CHROMIUM,
     [
@@ -55,12 +55,17 @@ const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e)
     ],
     { stdio: 'ignore', detached: true },
   )
-  const exited = new Promise((resolve) => chromium.once('exit', resolve))
+  const exited = new Promise((resolve) => chromium.once('exit', resolve).once('error', resolve))
+  chromium.once('error', (e) => report.reject(new Error(`cannot start ${CHROMIUM}: ${e.message}`)))
   t.after(async () => {
-    try {
-      process.kill(-chromium.pid, 'SIGKILL')
-    } catch {}
-    await exited
+    if (chromium.exitCode === null && chromium.pid) {
+      try {
+        process.kill(-chromium.pid, 'SIGKILL') // its whole process group
+      } catch {
+        chromium.kill('SIGKILL')
+      }
+      await exited
+    }
     fs.rmSync(profile, { recursive: true, force: true })
   })
   const result = await withTimeout(report.promise, 30000, 'the page to report')
