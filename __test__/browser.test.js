@@ -57,6 +57,7 @@ const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e)
   )
   const exited = new Promise((resolve) => chromium.once('exit', resolve).once('error', resolve))
   chromium.once('error', (e) => report.reject(new Error(`cannot start ${CHROMIUM}: ${e.message}`)))
+  chromium.once('exit', (code, signal) => report.reject(new Error(`${CHROMIUM} exited (${signal || code}) before the page reported`)))
   t.after(async () => {
     if (chromium.exitCode === null && chromium.pid) {
       try {
