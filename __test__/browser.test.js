@@ -8,9 +8,9 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const { App, SSLApp, SHARED_COMPRESSOR, DEDICATED_COMPRESSOR, us_socket_local_port } = require('..')
-const { withTimeout, deferred } = require('./helpers')
+const { withTimeout, deferred, hasOpenssl, makeSelfSigned } = require('./helpers')
 
 const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
   .filter(Boolean)
@@ -30,6 +30,7 @@ const report = (value) => { const r = new WebSocket(base + '/report'); r.onopen 
 const opened = (ws) => new Promise((resolve, reject) => { ws.onopen = () => resolve(ws); ws.onerror = () => reject(new Error('error event on ' + ws.url)) })
 const closed = (ws) => new Promise((resolve) => { ws.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean }) })
 const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e) => resolve(e.data), { once: true }))
+const sameBytes = (a, b) => a.length === b.length && a.every((v, i) => v === b[i])
 ;(async () => { ${script} })().then(report, (e) => report({ error: String(e && e.stack || e) }))
 </script>`,
     )
@@ -76,12 +77,16 @@ const next = (ws) => new Promise((resolve) => ws.addEventListener('message', (e)
 
 const echo = (ws, message, isBinary) => ws.send(message, isBinary, true)
 
+/** Accepts an upgrade as the client asked, with `userData`. */
+const accept = (res, req, context, userData = {}) =>
+  res.upgrade(userData, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
+    req.getHeader('sec-websocket-extensions'), context)
+
 test('Chromium: text, a 300 KB binary and a 70 KB text echo intact, with and without permessage-deflate; the subprotocol is agreed', T, async (t) => {
   const offered = []
   const upgrade = (res, req, context) => {
     offered.push(req.getHeader('sec-websocket-extensions'))
-    res.upgrade({}, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
-      req.getHeader('sec-websocket-extensions'), context)
+    accept(res, req, context)
   }
   const behavior = (compression) => ({ compression, maxPayloadLength: 1 << 20, upgrade, message: echo })
   const result = await inChromium(
@@ -94,7 +99,7 @@ test('Chromium: text, a 300 KB binary and a 70 KB text echo intact, with and wit
       ws.send('héllo ✓ 𝄞'); r.text = await next(ws)
       const big = new Uint8Array(300000); for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 8)) & 255
       ws.send(big); const back = new Uint8Array(await next(ws))
-      r.binary = back.length === big.length && back.every((v, i) => v === big[i]) ? 'intact' : 'differs (' + back.length + ' bytes)'
+      r.binary = sameBytes(back, big) ? 'intact' : 'differs (' + back.length + ' bytes)'
       const long = 'x'.repeat(70000) + '€'; ws.send(long); r.long = (await next(ws)) === long ? 'intact' : 'differs'
       ws.close(); r.close = await closed(ws)
       out[route] = r
@@ -232,9 +237,7 @@ test('Chromium: 20 MB pushed under backpressure arrive whole and in order, resum
     {
       '/push': {
         maxBackpressure: 256 * 1024,
-        upgrade: (res, req, context) =>
-          res.upgrade({ sent: 0 }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
-            req.getHeader('sec-websocket-extensions'), context),
+        upgrade: (res, req, context) => accept(res, req, context, { sent: 0 }),
         open: pump,
         drain: (ws) => {
           drains++
@@ -291,15 +294,10 @@ test('Chromium fetch(): a 1 MB POST body, eight parallel POSTs, a 5 MB answer, 4
   assert.deepEqual(result.missing, { status: 404, text: 'no such page' })
 })
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0
 test('Chromium over TLS: SSLApp serves the page over https and echoes over wss', { ...T, skip: T.skip || (!hasOpenssl && 'no openssl CLI (makes the certificate)') }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rsws-chromium-tls-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const key = path.join(dir, 'key.pem')
-  const cert = path.join(dir, 'cert.pem')
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' })
-  assert.equal(made.status, 0, made.stderr)
+  const { key, cert } = makeSelfSigned(dir, 'localhost')
   const result = await inChromium(
     t,
     `const ws = await opened(new WebSocket(base + '/echo'))
@@ -308,7 +306,7 @@ test('Chromium over TLS: SSLApp serves the page over https and echoes over wss',
     const big = new Uint8Array(100000).map((_, i) => i & 255)
     ws.send(big); const back = new Uint8Array(await next(ws))
     ws.close(4003, 'done'); const close = await closed(ws)
-    return { url: ws.url, text, binary: back.length === big.length && back.every((v, i) => v === big[i]), close }`,
+    return { url: ws.url, text, binary: sameBytes(back, big), close }`,
     { '/echo': { maxPayloadLength: 1 << 20, message: echo } },
     { tls: { key_file_name: key, cert_file_name: cert } },
   )

@@ -3,14 +3,13 @@
 // certificate, and the HTTP page with a WebSocket on the same port.
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const net = require('node:net')
 const path = require('node:path')
-const { REPO, WS, withTimeout, collect } = require('./helpers')
+const { REPO, WS, withTimeout, collect, hasOpenssl } = require('./helpers')
 
 const T = { timeout: 30000 }
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0
 
 /** A port free right now (the examples read PORT; 0 would mean their default). */
 function freePort() {

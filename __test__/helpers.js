@@ -2,7 +2,7 @@
 // Shared helpers for the rsws test suite: servers on port 0, `ws` clients, raw TCP clients
 // and a small RFC 6455 frame encoder/decoder.
 const net = require('node:net')
-const { spawn } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
 const path = require('node:path')
 const WS = require('ws')
@@ -28,6 +28,22 @@ function withTimeout(promise, ms, what = 'operation') {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Whether the openssl CLI is there to make test certificates. */
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0
+
+/** Makes a self-signed P-256 certificate for `cn` (also its subjectAltName; localhost gets
+ * 127.0.0.1 too) in `dir`; returns the paths { key, cert }. Needs the openssl CLI. */
+function makeSelfSigned(dir, cn) {
+  const key = path.join(dir, `${cn}.key`)
+  const cert = path.join(dir, `${cn}.crt`)
+  const san = cn === 'localhost' ? 'DNS:localhost,IP:127.0.0.1' : `DNS:${cn}`
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key,
+    '-out', cert, '-days', '2', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${san}`]
+  const r = spawnSync('openssl', args, { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`)
+  return { key, cert }
+}
 
 /** Large enough that the tests' big sends are never dropped by the default 64 KiB maxBackpressure. */
 const BIG_BACKPRESSURE = 64 * 1024 * 1024
@@ -411,6 +427,8 @@ module.exports = {
   GUID,
   withTimeout,
   sleep,
+  hasOpenssl,
+  makeSelfSigned,
   startServer,
   openClient,
   collect,

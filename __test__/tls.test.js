@@ -8,10 +8,9 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const tls = require('node:tls')
-const { rsws, WS, withTimeout, sleep, collect, waitClose, deferred } = require('./helpers')
+const { rsws, WS, withTimeout, sleep, collect, waitClose, deferred, hasOpenssl, makeSelfSigned } = require('./helpers')
 const { SSLApp, App, us_listen_socket_close, us_socket_local_port } = rsws
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0
 const T = { timeout: 30000, skip: hasOpenssl ? false : 'the openssl CLI is not installed (needed to make test certificates)' }
 
 let dir
@@ -25,11 +24,7 @@ function openssl(...args) {
 
 /** A self-signed P-256 certificate for `cn` (also its subjectAltName). */
 function makeCert(cn) {
-  const key = path.join(dir, `${cn}.key`)
-  const cert = path.join(dir, `${cn}.crt`)
-  const san = cn === 'localhost' ? 'DNS:localhost,IP:127.0.0.1' : `DNS:${cn}`
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${san}`)
+  const { key, cert } = makeSelfSigned(dir, cn)
   certs[cn] = { key, cert, keyPem: fs.readFileSync(key, 'utf8'), certPem: fs.readFileSync(cert, 'utf8') }
 }
 
